@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what zili needs to build and test: Debian packages (when missing) and a
+# Python venv holding the pinned torch wheel (its libtorch is what zili links) plus the
+# reference packages the parity tests use. The venv lives outside the clone, keyed by
+# the pinned versions, so a fresh clone reuses it. Prints nothing on a second run but
+# the venv path; source-able helpers live in scripts/env.sh.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/env.sh"
+
+debian_packages=(build-essential cmake ninja-build pkg-config python3-venv
+  libsentencepiece-dev sentencepiece libcli11-dev libspdlog-dev nlohmann-json3-dev catch2)
+
+missing=()
+for p in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f "$ZILI_VENV/.complete" ]; then
+  echo "setup: creating the Python venv $ZILI_VENV (torch wheel + test references; several GB the first time)"
+  rm -rf "$ZILI_VENV"
+  "${ZILI_PYTHON:-python3}" -m venv "$ZILI_VENV"
+  "$ZILI_VENV/bin/python" -m pip install -q --upgrade pip
+  "$ZILI_VENV/bin/python" -m pip install -q -r "$here/requirements.txt"
+  touch "$ZILI_VENV/.complete"
+fi

@@ -1,0 +1,55 @@
+// The sentencepiece tokenizer of a checkpoint folder (tokenizer.model), with BOS/EOS ids
+// and the add_bos_token / add_eos_token flags read as transformers reads them: from
+// tokenizer_config.json, special_tokens_map.json and config.json.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sentencepiece {
+class SentencePieceProcessor;
+}
+
+namespace zili::data {
+
+class Tokenizer {
+ public:
+  // DIR/tokenizer.model plus the JSON files beside it; zili::Error naming the file when
+  // the model is missing or not a sentencepiece model.
+  static Tokenizer load_dir(const std::string& dir);
+  // A bare tokenizer.model file: BOS added, EOS not (the Llama default).
+  static Tokenizer load_model_file(const std::string& path);
+
+  // Ids of text; with add_special, BOS/EOS as the flags say.
+  std::vector<int64_t> encode(const std::string& text, bool add_special = true) const;
+  std::string decode(const std::vector<int64_t>& ids) const;  // special tokens dropped
+  std::string piece(int64_t id) const;
+
+  int64_t vocab_size() const;
+  int64_t bos_id() const { return bos_id_; }  // -1 when the model has none
+  int64_t eos_id() const { return eos_id_; }
+  int64_t pad_id() const { return pad_id_; }
+  bool add_bos() const { return add_bos_; }
+  bool add_eos() const { return add_eos_; }
+  const std::string& model_path() const { return model_path_; }
+
+ private:
+  std::shared_ptr<sentencepiece::SentencePieceProcessor> processor_;
+  std::string model_path_;
+  int64_t bos_id_ = -1, eos_id_ = -1, pad_id_ = -1;
+  bool add_bos_ = true, add_eos_ = false;
+};
+
+// Trains a Llama-style BPE sentencepiece model (byte fallback, split digits, identity
+// normalisation, <unk>=0 <s>=1 </s>=2) on a text file, deterministically (one thread, every
+// sentence), and writes it to out_model_path atomically.
+void train_tokenizer(const std::string& corpus_path, int vocab_size,
+                     const std::string& out_model_path);
+
+// Writes tokenizer.model (copied), tokenizer_config.json and special_tokens_map.json into
+// DIR, as transformers' LlamaTokenizer expects them.
+void write_tokenizer_files(const Tokenizer& tokenizer, const std::string& dir);
+
+}  // namespace zili::data
