@@ -1,3 +1,55 @@
+// zili: the command-line entry. Registers every subcommand, parses, and turns errors into
+// one line on stderr and a non-zero exit (1: the user's input, 2: an internal error).
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
-#include <iostream>
-int main() { std::cout << torch::ones({2}).sum().item<float>() << "\n"; }
+
+#include "cli/commands.h"
+#include "util/error.h"
+
+namespace {
+
+// The first line of a message: c10::Error appends a C++ backtrace we never show a user.
+std::string first_line(const std::string& message) {
+  const auto end = message.find('\n');
+  return end == std::string::npos ? message : message.substr(0, end);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"zili: LoRA fine-tuning, DPO alignment and merging of Llama-family models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("zili ") + ZILI_VERSION + " (libtorch " +
+                                        TORCH_VERSION + ")");
+  app.get_formatter()->column_width(38);
+  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
+  spdlog::set_default_logger(spdlog::stderr_color_mt("zili"));
+
+  zili::cli::add_init_command(app);
+  zili::cli::add_inspect_command(app);
+  zili::cli::add_generate_command(app);
+  zili::cli::add_eval_command(app);
+  zili::cli::add_tokenize_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const zili::Error& e) {
+    std::fprintf(stderr, "zili: error: %s\n", first_line(e.what()).c_str());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "zili: internal error: %s\n", first_line(e.what_without_backtrace()).c_str());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "zili: internal error: %s\n", first_line(e.what()).c_str());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,20 @@
+// Each subcommand lives in its own file and registers itself on the root CLI11 app: its
+// flags, and a callback that calls the library and prints. Errors are thrown as
+// zili::Error and printed by main() as one line.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace zili::cli {
+
+void add_init_command(CLI::App& root);
+void add_inspect_command(CLI::App& root);
+void add_generate_command(CLI::App& root);
+void add_eval_command(CLI::App& root);
+void add_tokenize_command(CLI::App& root);
+
+// --threads N on a subcommand (default: all cores); apply it with set_threads().
+void add_threads_option(CLI::App& command, int& threads);
+void set_threads(int threads);
+
+}  // namespace zili::cli
