@@ -1,0 +1,131 @@
+// `zili eval`: log-likelihood of {"text": ...} lines under the model: per line the sum of
+// token log-probabilities, the token count and the perplexity, and the same overall;
+// with --per-token, each line's ids and the log-probability of each token given the ones
+// before it.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "cli/commands.h"
+#include "cli/model_flags.h"
+#include "data/jsonl.h"
+#include "model/logprobs.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace zili::cli {
+namespace {
+
+struct EvalOptions {
+  ModelFlags model;
+  std::string data;
+  std::string out;
+  bool per_token = false;
+  int batch_size = 8;
+  int threads = 1;
+};
+
+struct Example {
+  int64_t line = 0;
+  std::vector<int64_t> ids;
+};
+
+std::vector<Example> read_texts(const std::string& path, const data::Tokenizer& tokenizer,
+                                int64_t max_positions) {
+  std::vector<Example> examples;
+  data::for_each_jsonl_object(path, [&](int64_t line, const nlohmann::json& object) {
+    Example example{line, tokenizer.encode(data::jsonl_string(object, "text", path, line))};
+    if (static_cast<int64_t>(example.ids.size()) > max_positions)
+      fail("{}:{}: {} tokens, more than the model's {} positions", path, line, example.ids.size(),
+           max_positions);
+    examples.push_back(std::move(example));
+  });
+  if (examples.empty()) fail("{}: no lines to evaluate (expected {{\"text\": ...}} per line)", path);
+  return examples;
+}
+
+void run_eval(const EvalOptions& options) {
+  set_threads(options.threads);
+  if (options.batch_size < 1) fail("--batch-size must be at least 1");
+  LoadedModel loaded = load_model_and_tokenizer(options.model);
+  auto& net = *loaded.model;
+  const auto examples = read_texts(options.data, loaded.tokenizer, net.config().max_position_embeddings);
+
+  torch::NoGradGuard no_grad;
+  const auto start = std::chrono::steady_clock::now();
+  std::string records;
+  double total_logprob = 0;
+  int64_t total_tokens = 0;
+  for (size_t first = 0; first < examples.size(); first += options.batch_size) {
+    const size_t count = std::min<size_t>(options.batch_size, examples.size() - first);
+    // Right-padded batch ids [B, T]; padding id 0 is never a target (masked to 0 below).
+    size_t longest = 1;
+    for (size_t i = 0; i < count; ++i) longest = std::max(longest, examples[first + i].ids.size());
+    torch::Tensor ids = torch::zeros({static_cast<int64_t>(count), static_cast<int64_t>(longest)},
+                                     torch::kInt64);
+    std::vector<int64_t> lengths;
+    for (size_t i = 0; i < count; ++i) {
+      const auto& e = examples[first + i].ids;
+      if (!e.empty())
+        ids[i].narrow(0, 0, e.size()).copy_(torch::tensor(e));
+      lengths.push_back(static_cast<int64_t>(e.size()));
+    }
+    torch::Tensor logprobs = model::token_logprobs(net, ids, lengths).to(torch::kFloat64);
+    for (size_t i = 0; i < count; ++i) {
+      const Example& example = examples[first + i];
+      const int64_t tokens = std::max<int64_t>(0, lengths[i] - 1);  // the first is not predicted
+      torch::Tensor row = logprobs[i].narrow(0, 0, tokens);
+      const double sum = row.sum().item<double>();
+      total_logprob += sum;
+      total_tokens += tokens;
+      nlohmann::json record = {{"line", example.line}, {"tokens", tokens}, {"logprob", sum}};
+      record["perplexity"] = nullptr;
+      if (tokens > 0) record["perplexity"] = std::exp(-sum / tokens);
+      if (options.per_token) {
+        record["ids"] = example.ids;
+        record["token_logprobs"] =
+            std::vector<double>(row.data_ptr<double>(), row.data_ptr<double>() + tokens);
+      }
+      if (!options.out.empty()) {
+        records += record.dump() + "\n";
+      } else if (options.per_token) {
+        std::printf("%s\n", record.dump().c_str());
+      } else {
+        std::printf("line %lld: %lld tokens, logprob %.4f, perplexity %.4f\n",
+                    static_cast<long long>(example.line), static_cast<long long>(tokens), sum,
+                    tokens > 0 ? std::exp(-sum / tokens) : NAN);
+      }
+    }
+  }
+  if (!options.out.empty()) write_file_atomic(options.out, records);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double nll = total_tokens > 0 ? -total_logprob / total_tokens : NAN;
+  std::printf("overall: %zu lines, %lld tokens, logprob %.4f, mean NLL %.4f, perplexity %.4f\n",
+              examples.size(), static_cast<long long>(total_tokens), total_logprob, nll,
+              std::exp(nll));
+  spdlog::info("evaluated {} tokens in {:.2f} s{}", total_tokens, seconds,
+               options.out.empty() ? "" : ", records in " + options.out);
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& root) {
+  auto options = std::make_shared<EvalOptions>();
+  CLI::App* cmd = root.add_subcommand(
+      "eval", "Log-likelihood and perplexity of {\"text\": ...} JSONL lines");
+  add_model_flags(*cmd, options->model);
+  cmd->add_option("--data", options->data, "JSONL file, one {\"text\": ...} per line")->required();
+  cmd->add_option("--out", options->out, "Write one JSON record per line to this file");
+  cmd->add_flag("--per-token", options->per_token,
+                "Also give each line's token ids and per-token log-probabilities");
+  cmd->add_option("--batch-size", options->batch_size, "Lines per forward pass")->capture_default_str();
+  add_threads_option(*cmd, options->threads);
+  cmd->callback([options] { run_eval(*options); });
+}
+
+}  // namespace zili::cli

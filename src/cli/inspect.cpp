@@ -1,0 +1,108 @@
+// `zili inspect DIR`: what a checkpoint holds (architecture, shapes, parameters, dtypes,
+// files) and what a LoRA fine-tune of it would need in memory. Reads headers only.
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "cli/commands.h"
+#include "io/checkpoint_tensors.h"
+#include "model/config.h"
+#include "util/error.h"
+
+namespace zili::cli {
+namespace {
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  int unit = 0;
+  while (bytes >= 1000 && unit < 4) bytes /= 1000, ++unit;
+  return unit == 0 ? fmt::format("{:.0f} {}", bytes, units[unit])
+                   : fmt::format("{:.1f} {}", bytes, units[unit]);
+}
+
+std::string human_count(double count) {
+  if (count >= 1e9) return fmt::format("{:.2f}B", count / 1e9);
+  if (count >= 1e6) return fmt::format("{:.1f}M", count / 1e6);
+  if (count >= 1e3) return fmt::format("{:.1f}K", count / 1e3);
+  return fmt::format("{:.0f}", count);
+}
+
+// Memory of a LoRA fine-tune, for a GPU run in bf16 (batch 1 x 1024 tokens, r = 16 on all
+// linear layers, no gradient checkpointing):
+//   weights      the base in its storage dtype;
+//   adapters     r (in + out) per linear, fp32, times 4 (weights, grads, AdamW m and v);
+//   activations  per layer and token, the tensors autograd keeps: about 10 C + 2 Hkv D + 3 F
+//                values of 2 bytes (norm inputs and outputs, q k v, attention out, residuals,
+//                gate, up, silu(gate) * up), plus the fp32 logits and their gradient [T, V] x 8.
+void print_lora_estimate(const model::ModelConfig& c, double weight_bytes) {
+  const double r = 16, tokens = 1024;
+  const double C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
+  const double q = c.num_attention_heads * D, kv = c.num_key_value_heads * D;
+  const double lora_per_layer = r * ((C + q) + 2 * (C + kv) + (q + C) + 2 * (C + F) + (F + C));
+  const double adapter_bytes = lora_per_layer * c.num_hidden_layers * 4 * 4;
+  const double activation_bytes =
+      tokens * c.num_hidden_layers * (10 * C + 2 * kv + 3 * F) * 2 + tokens * c.vocab_size * 8;
+  std::printf("LoRA fine-tune estimate (r=16 on all linear layers, batch 1 x 1024 tokens, bf16 compute):\n");
+  std::printf("  base weights      %s\n", human_bytes(weight_bytes).c_str());
+  std::printf("  adapters + AdamW  %s (%s trainable parameters)\n", human_bytes(adapter_bytes).c_str(),
+              human_count(lora_per_layer * c.num_hidden_layers).c_str());
+  std::printf("  activations       %s\n", human_bytes(activation_bytes).c_str());
+  std::printf("  total             ~%s\n",
+              human_bytes(weight_bytes + adapter_bytes + activation_bytes).c_str());
+}
+
+void run_inspect(const std::string& dir) {
+  if (!std::filesystem::is_directory(dir))
+    fail("{}: no such folder (give a Hugging Face checkpoint folder)", dir);
+  const model::ModelConfig c = model::load_config(dir);
+  const auto tensors = io::CheckpointTensors::open(dir);
+  std::map<std::string, int64_t> parameters_by_dtype;
+  double parameters = 0, weight_bytes = 0;
+  for (const auto& name : tensors.names()) {
+    const auto& info = tensors.info(name);
+    double numel = 1;
+    for (int64_t dim : info.shape) numel *= static_cast<double>(dim);
+    parameters += numel;
+    weight_bytes += static_cast<double>(info.end - info.begin);
+    parameters_by_dtype[io::dtype_to_safetensors(info.dtype)] += static_cast<int64_t>(numel);
+  }
+  std::printf("%s\n", dir.c_str());
+  std::printf("  architecture      %s\n", c.architecture.c_str());
+  std::printf("  layers            %lld\n", static_cast<long long>(c.num_hidden_layers));
+  std::printf("  hidden size       %lld (intermediate %lld)\n", static_cast<long long>(c.hidden_size),
+              static_cast<long long>(c.intermediate_size));
+  std::printf("  attention heads   %lld (key/value heads %lld, head dim %lld)\n",
+              static_cast<long long>(c.num_attention_heads),
+              static_cast<long long>(c.num_key_value_heads), static_cast<long long>(c.head_dim));
+  std::printf("  vocabulary        %lld%s\n", static_cast<long long>(c.vocab_size),
+              c.tie_word_embeddings ? " (tied input/output embeddings)" : "");
+  std::printf("  context           %lld positions, RoPE theta %g, scaling %s\n",
+              static_cast<long long>(c.max_position_embeddings), c.rope_theta,
+              c.rope_scaling.type.c_str());
+  if (c.sliding_window)
+    std::printf("  sliding window    %lld\n", static_cast<long long>(*c.sliding_window));
+  std::printf("  parameters        %s (%.0f)\n", human_count(parameters).c_str(), parameters);
+  std::string dtypes;
+  for (const auto& [dtype, count] : parameters_by_dtype)
+    dtypes += fmt::format("{}{} {}", dtypes.empty() ? "" : ", ", dtype, human_count(count));
+  std::printf("  dtypes            %s (config: %s)\n", dtypes.c_str(),
+              model::dtype_config_name(c.dtype).c_str());
+  std::printf("  files             %zu%s\n", tensors.files().size(),
+              tensors.sharded() ? " shards (model.safetensors.index.json)" : "");
+  for (const auto& [file, size] : tensors.files())
+    std::printf("    %-40s %s\n", std::filesystem::path(file).filename().c_str(),
+                human_bytes(static_cast<double>(size)).c_str());
+  print_lora_estimate(c, weight_bytes);
+}
+
+}  // namespace
+
+void add_inspect_command(CLI::App& root) {
+  auto dir = std::make_shared<std::string>();
+  CLI::App* cmd = root.add_subcommand(
+      "inspect", "Show a checkpoint's architecture, size, files and LoRA memory estimate");
+  cmd->add_option("dir", *dir, "Hugging Face checkpoint folder")->required();
+  cmd->callback([dir] { run_inspect(*dir); });
+}
+
+}  // namespace zili::cli

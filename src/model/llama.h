@@ -1,0 +1,157 @@
+// The Llama-family decoder (Llama 1/2/3, Mistral) as libtorch modules registered under
+// their Hugging Face names (model.layers.N.self_attn.q_proj.weight, ...), so loading and
+// export are name mapping.
+//
+// Size letters: B batch, T new tokens, S key positions (cache + new), C hidden size,
+// H attention heads, Hkv key/value heads, D head dim, F intermediate size, V vocab.
+//
+// Weights may be stored narrower (bf16/f16) than the compute dtype; each op casts its
+// weight to the activations' dtype (fp32 on the CPU).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "model/config.h"
+#include "model/kv_cache.h"
+#include "model/rope.h"
+
+namespace zili::model {
+
+class LinearImpl;
+
+// What the LoRA layer plugs into a linear layer: when set, it computes the whole output
+// (base and its own path) from the layer's frozen weight. src/model knows nothing more of it.
+class LinearAdapter {
+ public:
+  virtual ~LinearAdapter() = default;
+  virtual torch::Tensor forward(const LinearImpl& base, const torch::Tensor& x) = 0;
+};
+
+// y = x W^T + b. x [..., in] -> [..., out]; weight [out, in], bias [out] (optional).
+class LinearImpl : public torch::nn::Module {
+ public:
+  LinearImpl(int64_t in_features, int64_t out_features, bool with_bias);
+  torch::Tensor forward(const torch::Tensor& x);
+  // The plain product, ignoring any adapter.
+  torch::Tensor base_forward(const torch::Tensor& x) const;
+
+  int64_t in_features, out_features;
+  torch::Tensor weight;  // [out, in]
+  torch::Tensor bias;    // [out] or undefined
+  std::shared_ptr<LinearAdapter> adapter;
+};
+TORCH_MODULE(Linear);
+
+// y = x / sqrt(mean(x^2) + eps) * weight, computed in fp32 (as transformers does).
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  RMSNormImpl(int64_t size, double eps);
+  torch::Tensor forward(const torch::Tensor& x);  // [..., C] -> [..., C]
+  torch::Tensor weight;                           // [C]
+  double eps;
+};
+TORCH_MODULE(RMSNorm);
+
+// Token embeddings: ids [...] -> rows of weight [V, C].
+class EmbeddingImpl : public torch::nn::Module {
+ public:
+  EmbeddingImpl();
+  torch::Tensor forward(const torch::Tensor& ids);
+  torch::Tensor weight;  // [V, C]
+};
+TORCH_MODULE(Embedding);
+
+// Per-call attention inputs shared by every layer.
+struct AttentionInputs {
+  torch::Tensor cos, sin;  // [B, T, D] float32
+  torch::Tensor mask;      // [B, 1, T, S] bool (true: may attend), or undefined: plain causal
+  KVCache* cache = nullptr;
+};
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(const ModelConfig& config, int64_t layer_index);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionInputs& in);  // [B, T, C]
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+
+ private:
+  int64_t heads_, kv_heads_, head_dim_, layer_index_;
+};
+TORCH_MODULE(Attention);
+
+// down(silu(gate(x)) * up(x)): [B, T, C] -> [B, T, F] -> [B, T, C]
+class MLPImpl : public torch::nn::Module {
+ public:
+  explicit MLPImpl(const ModelConfig& config);
+  torch::Tensor forward(const torch::Tensor& x);
+  Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(MLP);
+
+// x + attn(norm(x)), then h + mlp(norm(h)).
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  DecoderLayerImpl(const ModelConfig& config, int64_t layer_index);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionInputs& in);
+  Attention self_attn{nullptr};
+  MLP mlp{nullptr};
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+};
+TORCH_MODULE(DecoderLayer);
+
+struct ForwardOptions {
+  torch::Tensor attention_mask;  // [B, S] 1 = real token, 0 = padding (S counts the cache)
+  torch::Tensor position_ids;    // [B, T]; default: cache length + 0..T-1
+  KVCache* cache = nullptr;      // appended to when given
+};
+
+// "model.*": embeddings, layers and the final norm.
+class LlamaModelImpl : public torch::nn::Module {
+ public:
+  explicit LlamaModelImpl(const ModelConfig& config);
+  // input_ids [B, T] -> final hidden states [B, T, C] in the compute dtype.
+  torch::Tensor forward(const torch::Tensor& input_ids, const ForwardOptions& options = {});
+  Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+  // Dtype of the activations: float32 on the CPU (float64 for gradient checks).
+  c10::ScalarType compute_dtype = torch::kFloat32;
+
+ private:
+  ModelConfig config_;
+  Rope rope_;
+};
+TORCH_MODULE(LlamaModel);
+
+class LlamaForCausalLMImpl : public torch::nn::Module {
+ public:
+  explicit LlamaForCausalLMImpl(ModelConfig config);
+  // input_ids [B, T] -> hidden [B, T, C] (call logits() for [B, T, V]).
+  torch::Tensor forward(const torch::Tensor& input_ids, const ForwardOptions& options = {});
+  torch::Tensor logits(const torch::Tensor& hidden);  // [..., C] -> [..., V] fp32 (or f64)
+  const ModelConfig& config() const { return config_; }
+  // The output projection [V, C]: lm_head.weight, or the embedding itself when tied.
+  torch::Tensor lm_head_weight() const;
+
+  LlamaModel model{nullptr};
+  Linear lm_head{nullptr};  // absent when tie_word_embeddings
+
+ private:
+  ModelConfig config_;
+};
+TORCH_MODULE(LlamaForCausalLM);
+
+// The boolean attention mask [B, 1, T, S] for T queries at positions past..past+T-1 over S
+// = past+T keys: causal, keys of padding excluded, Mistral's window applied (key s is
+// visible from query q only when q - s < window). A query always sees itself, so no row is
+// empty (rows of padding queries are garbage that nothing reads).
+// Returns undefined when plain causal attention is exact (no padding, no window in reach).
+torch::Tensor build_attention_mask(const torch::Tensor& attention_mask, int64_t past, int64_t T,
+                                   std::optional<int64_t> sliding_window, torch::Device device);
+
+}  // namespace zili::model

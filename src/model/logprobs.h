@@ -1,0 +1,21 @@
+// Per-token log-probabilities of sequences under the model: the numbers `zili eval`
+// prints and the building block of every training loss.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "model/llama.h"
+
+namespace zili::model {
+
+// ids [B, T] (right-padded), lengths[b] = real tokens of row b. Returns [B, T-1] float32
+// (float64 for a float64 model): entry t is log p(ids[t+1] | ids[..t]); entries past a row's
+// length are 0. Logits are made `chunk_tokens` positions at a time, so the [B, T, V] tensor
+// never exists whole.
+torch::Tensor token_logprobs(LlamaForCausalLMImpl& model, const torch::Tensor& ids,
+                             const std::vector<int64_t>& lengths, int64_t chunk_tokens = 256);
+
+}  // namespace zili::model

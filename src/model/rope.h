@@ -1,0 +1,36 @@
+// Rotary position embeddings in the Hugging Face "rotate_half" convention: the head
+// dimension is split in two halves (not interleaved pairs), with optional linear or
+// llama3 frequency scaling.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "model/config.h"
+
+namespace zili::model {
+
+// inv_freq[i] = 1 / theta^(2i / D), i = 0..D/2-1, then scaled:
+//   linear: inv_freq / factor (the same as positions / factor);
+//   llama3 (Llama 3.1): wavelengths 2 pi / inv_freq longer than original_max / low_freq_factor
+//     are divided by factor, shorter than original_max / high_freq_factor kept, and those in
+//     between interpolated with s = (original_max / wavelen - low) / (high - low):
+//     (1 - s) inv_freq / factor + s inv_freq.
+// Returns [D/2] float32.
+torch::Tensor rope_inverse_frequencies(const ModelConfig& config);
+
+class Rope {
+ public:
+  explicit Rope(const ModelConfig& config);
+  // positions [B, T] (int64) -> cos, sin [B, T, D] in float32, where the angle of column j
+  // is position * inv_freq[j mod D/2] (the two halves share frequencies).
+  std::pair<torch::Tensor, torch::Tensor> cos_sin(const torch::Tensor& positions) const;
+
+ private:
+  torch::Tensor inv_freq_;  // [D/2] float32
+};
+
+// x [B, heads, T, D], cos/sin [B, T, D]: x * cos + rotate_half(x) * sin with
+// rotate_half([x1, x2]) = [-x2, x1] over the two halves of D. Computed in x's dtype.
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+
+}  // namespace zili::model

@@ -1,0 +1,51 @@
+"""Shared helpers of the peer tests: argument parsing, running zili, a tokenizer folder."""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+SOURCE_DIR = Path(os.environ.get("ZILI_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+CORPUS = SOURCE_DIR / "data" / "tokenizer-corpus.txt"
+TOKENIZER_FILES = ("tokenizer.model", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def parse_args():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--zili", required=True, help="path to the zili binary")
+    parser.add_argument("--work", required=True, help="scratch folder (emptied first)")
+    args = parser.parse_args()
+    work = Path(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    return args.zili, work
+
+
+def run(cmd, **kwargs):
+    """Runs a command, failing the test with its stderr when it fails."""
+    result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        sys.exit(f"command failed ({result.returncode}): {' '.join(map(str, cmd))}\n{result.stderr}")
+    return result
+
+
+def make_tokenizer_dir(zili, work, vocab_size=512):
+    """A zili-initialised tiny model whose tokenizer files the other tests copy."""
+    base = work / "tokenizer-base"
+    run([zili, "init", "--preset", "tiny", "--train-tokenizer", CORPUS,
+         "--vocab-size", vocab_size, "--out", base, "--threads", 1])
+    return base
+
+
+def copy_tokenizer(src, dst):
+    for name in TOKENIZER_FILES:
+        shutil.copy(Path(src) / name, Path(dst) / name)
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
