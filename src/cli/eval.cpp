@@ -14,6 +14,7 @@
 #include "cli/model_flags.h"
 #include "data/jsonl.h"
 #include "model/logprobs.h"
+#include "model/config.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -51,9 +52,13 @@ std::vector<Example> read_texts(const std::string& path, const data::Tokenizer& 
 void run_eval(const EvalOptions& options) {
   set_threads(options.threads);
   if (options.batch_size < 1) fail("--batch-size must be at least 1");
+  // Everything a user can get wrong in the data or --out is checked before the model loads.
+  const auto config = model::load_config(options.model.model_dir);
+  const auto examples = read_texts(options.data, data::Tokenizer::load_dir(options.model.model_dir),
+                                   config.max_position_embeddings);
+  if (!options.out.empty()) check_writable_file(options.out);
   LoadedModel loaded = load_model_and_tokenizer(options.model);
   auto& net = *loaded.model;
-  const auto examples = read_texts(options.data, loaded.tokenizer, net.config().max_position_embeddings);
 
   torch::NoGradGuard no_grad;
   const auto start = std::chrono::steady_clock::now();

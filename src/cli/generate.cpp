@@ -32,8 +32,16 @@ class TextStream {
   TextStream(const data::Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
   void push(int64_t id) {
     ids_.push_back(id);
+    print(/*final=*/false);
+  }
+  // Prints what is left, incomplete byte sequences included.
+  void finish() { print(/*final=*/true); }
+
+ private:
+  void print(bool final) {
     const std::string text = tokenizer_.decode(ids_);
-    if (text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0) return;
+    const bool incomplete = text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
+    if (incomplete && !final) return;
     if (text.size() > printed_) {
       std::fwrite(text.data() + printed_, 1, text.size() - printed_, stdout);
       std::fflush(stdout);
@@ -41,7 +49,6 @@ class TextStream {
     }
   }
 
- private:
   const data::Tokenizer& tokenizer_;
   std::vector<int64_t> ids_;
   size_t printed_ = 0;
@@ -82,6 +89,7 @@ void run_generate(const GenerateOptions& options) {
     stream.push(next);
     input = torch::tensor({next}).unsqueeze(0);
   }
+  stream.finish();
   std::printf("\n");
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

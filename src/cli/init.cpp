@@ -66,11 +66,11 @@ void run_init(const InitOptions& options) {
   weights.clear();
   model::save_config(config, out.path());
   write_generation_config(config, out.path());
-  data::write_tokenizer_files(tokenizer, out.path());
+  data::write_tokenizer_files(tokenizer, out.path(), config.max_position_embeddings);
   out.commit();
-  spdlog::info("wrote {} ({} preset, {} layers, vocab {}, {}, {} safetensors file(s))",
+  spdlog::info("wrote {} ({} preset, {} layers, vocab {}, {}, {} weight file(s))",
                options.out, options.preset, config.num_hidden_layers, config.vocab_size,
-               model::dtype_config_name(dtype), files.size());
+               model::dtype_config_name(dtype), files.size() - (files.size() > 1 ? 1 : 0));
 }
 
 }  // namespace

@@ -20,6 +20,12 @@ std::string first_line(const std::string& message) {
   return end == std::string::npos ? message : message.substr(0, end);
 }
 
+// " init" when the init subcommand was named, else "".
+std::string subcommand_of(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands()) return " " + sub->get_name();
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -40,7 +46,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::fprintf(stderr, "zili: error: %s (see 'zili%s --help')\n", first_line(e.what()).c_str(),
+                 subcommand_of(app).c_str());
+    return 1;
   } catch (const zili::Error& e) {
     std::fprintf(stderr, "zili: error: %s\n", first_line(e.what()).c_str());
     return 1;

@@ -28,6 +28,7 @@ class Tokenizer {
   std::string piece(int64_t id) const;
 
   int64_t vocab_size() const;
+  int64_t unk_id() const;                     // -1 when the model has none
   int64_t bos_id() const { return bos_id_; }  // -1 when the model has none
   int64_t eos_id() const { return eos_id_; }
   int64_t pad_id() const { return pad_id_; }
@@ -49,7 +50,9 @@ void train_tokenizer(const std::string& corpus_path, int vocab_size,
                      const std::string& out_model_path);
 
 // Writes tokenizer.model (copied), tokenizer_config.json and special_tokens_map.json into
-// DIR, as transformers' LlamaTokenizer expects them.
-void write_tokenizer_files(const Tokenizer& tokenizer, const std::string& dir);
+// DIR, as transformers' LlamaTokenizer expects them; each file atomically. model_max_length
+// is the longest input transformers will accept (the model's max_position_embeddings).
+void write_tokenizer_files(const Tokenizer& tokenizer, const std::string& dir,
+                           int64_t model_max_length = 4096);
 
 }  // namespace zili::data

@@ -183,12 +183,11 @@ ModelConfig parse_config(const json& object, const std::string& where) {
 
 ModelConfig load_config(const std::string& dir_or_file) {
   std::filesystem::path path(dir_or_file);
+  if (!std::filesystem::exists(path))
+    fail("{}: no such folder (give a Hugging Face checkpoint folder)", dir_or_file);
   if (std::filesystem::is_directory(path)) path /= "config.json";
-  if (!std::filesystem::exists(path)) {
-    if (!std::filesystem::exists(path.parent_path()))
-      fail("{}: no such folder (give a Hugging Face checkpoint folder)", path.parent_path().string());
+  if (!std::filesystem::exists(path))
     fail("{}: no config.json (is this a Hugging Face checkpoint folder?)", path.string());
-  }
   const std::string text = read_file(path.string());
   json object = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (object.is_discarded()) fail("{}: not valid JSON", path.string());

@@ -64,6 +64,15 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   ::close(fd);
 }
 
+void check_writable_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path folder = fs::path(path).parent_path();
+  if (folder.empty()) folder = ".";
+  if (fs::is_directory(path)) fail("{}: is a folder; give a file name", path);
+  if (!fs::is_directory(folder)) fail("{}: folder {} does not exist", path, folder.string());
+  if (::access(folder.c_str(), W_OK) != 0) fail("{}: folder {} is not writable", path, folder.string());
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("{}: cannot read file: {}", path, std::strerror(errno));
