@@ -6,15 +6,15 @@
 #include <cmath>
 #include <cstdio>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/model_flags.h"
 #include "data/jsonl.h"
-#include "model/logprobs.h"
 #include "model/config.h"
+#include "model/logprobs.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -45,7 +45,8 @@ std::vector<Example> read_texts(const std::string& path, const data::Tokenizer& 
            max_positions);
     examples.push_back(std::move(example));
   });
-  if (examples.empty()) fail("{}: no lines to evaluate (expected {{\"text\": ...}} per line)", path);
+  if (examples.empty())
+    fail("{}: no lines to evaluate (expected {{\"text\": ...}} per line)", path);
   return examples;
 }
 
@@ -70,13 +71,12 @@ void run_eval(const EvalOptions& options) {
     // Right-padded batch ids [B, T]; padding id 0 is never a target (masked to 0 below).
     size_t longest = 1;
     for (size_t i = 0; i < count; ++i) longest = std::max(longest, examples[first + i].ids.size());
-    torch::Tensor ids = torch::zeros({static_cast<int64_t>(count), static_cast<int64_t>(longest)},
-                                     torch::kInt64);
+    torch::Tensor ids =
+        torch::zeros({static_cast<int64_t>(count), static_cast<int64_t>(longest)}, torch::kInt64);
     std::vector<int64_t> lengths;
     for (size_t i = 0; i < count; ++i) {
       const auto& e = examples[first + i].ids;
-      if (!e.empty())
-        ids[i].narrow(0, 0, e.size()).copy_(torch::tensor(e));
+      if (!e.empty()) ids[i].narrow(0, 0, e.size()).copy_(torch::tensor(e));
       lengths.push_back(static_cast<int64_t>(e.size()));
     }
     torch::Tensor logprobs = model::token_logprobs(net, ids, lengths).to(torch::kFloat64);
@@ -121,14 +121,15 @@ void run_eval(const EvalOptions& options) {
 
 void add_eval_command(CLI::App& root) {
   auto options = std::make_shared<EvalOptions>();
-  CLI::App* cmd = root.add_subcommand(
-      "eval", "Log-likelihood and perplexity of {\"text\": ...} JSONL lines");
+  CLI::App* cmd =
+      root.add_subcommand("eval", "Log-likelihood and perplexity of {\"text\": ...} JSONL lines");
   add_model_flags(*cmd, options->model);
   cmd->add_option("--data", options->data, "JSONL file, one {\"text\": ...} per line")->required();
   cmd->add_option("--out", options->out, "Write one JSON record per line to this file");
   cmd->add_flag("--per-token", options->per_token,
                 "Also give each line's token ids and per-token log-probabilities");
-  cmd->add_option("--batch-size", options->batch_size, "Lines per forward pass")->capture_default_str();
+  cmd->add_option("--batch-size", options->batch_size, "Lines per forward pass")
+      ->capture_default_str();
   add_threads_option(*cmd, options->threads);
   cmd->callback([options] { run_eval(*options); });
 }

@@ -40,7 +40,8 @@ class TextStream {
  private:
   void print(bool final) {
     const std::string text = tokenizer_.decode(ids_);
-    const bool incomplete = text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
+    const bool incomplete =
+        text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
     if (incomplete && !final) return;
     if (text.size() > printed_) {
       std::fwrite(text.data() + printed_, 1, text.size() - printed_, stdout);
@@ -82,7 +83,7 @@ void run_generate(const GenerateOptions& options) {
   torch::Tensor input = torch::tensor(prompt).unsqueeze(0);  // [1, T]
   int64_t generated = 0;
   for (; generated < new_tokens; ++generated) {
-    torch::Tensor hidden = net.forward(input, forward);                  // [1, T, C]
+    torch::Tensor hidden = net.forward(input, forward);                       // [1, T, C]
     torch::Tensor logits = net.logits(hidden.select(1, hidden.size(1) - 1));  // [1, V]
     const int64_t next = sampler.next(logits[0]);
     if (std::find(stops.begin(), stops.end(), next) != stops.end()) break;

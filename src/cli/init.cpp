@@ -2,8 +2,8 @@
 // safetensors, tokenizer files), for tests, demos and benchmarks.
 #include <filesystem>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "data/tokenizer.h"
@@ -49,7 +49,8 @@ void run_init(const InitOptions& options) {
   std::string tokenizer_model = options.tokenizer;
   if (!options.train_tokenizer.empty()) {
     tokenizer_model = (std::filesystem::path(out.path()) / "tokenizer.model").string();
-    spdlog::info("training a {}-piece tokenizer on {}", options.vocab_size, options.train_tokenizer);
+    spdlog::info("training a {}-piece tokenizer on {}", options.vocab_size,
+                 options.train_tokenizer);
     data::train_tokenizer(options.train_tokenizer, options.vocab_size, tokenizer_model);
   } else if (!std::filesystem::is_regular_file(options.tokenizer)) {
     fail("{}: no such tokenizer file (give a sentencepiece tokenizer.model)", options.tokenizer);
@@ -61,15 +62,15 @@ void run_init(const InitOptions& options) {
   if (tokenizer.bos_id() >= 0) config.bos_token_id = tokenizer.bos_id();
   if (tokenizer.eos_id() >= 0) config.eos_token_ids = {tokenizer.eos_id()};
   auto weights = model::random_weights(config, options.seed, dtype);
-  const auto files = io::save_checkpoint_tensors(out.path(), weights, max_shard,
-                                                 {{"format", "pt"}});
+  const auto files =
+      io::save_checkpoint_tensors(out.path(), weights, max_shard, {{"format", "pt"}});
   weights.clear();
   model::save_config(config, out.path());
   write_generation_config(config, out.path());
   data::write_tokenizer_files(tokenizer, out.path(), config.max_position_embeddings);
   out.commit();
-  spdlog::info("wrote {} ({} preset, {} layers, vocab {}, {}, {} weight file(s))",
-               options.out, options.preset, config.num_hidden_layers, config.vocab_size,
+  spdlog::info("wrote {} ({} preset, {} layers, vocab {}, {}, {} weight file(s))", options.out,
+               options.preset, config.num_hidden_layers, config.vocab_size,
                model::dtype_config_name(dtype), files.size() - (files.size() > 1 ? 1 : 0));
 }
 
@@ -89,7 +90,8 @@ void add_init_command(CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--out", options->out, "Output folder")->required();
   cmd->add_option("--seed", options->seed, "Random seed of the weights")->capture_default_str();
-  cmd->add_option("--dtype", options->dtype, "Storage dtype: f32, bf16 or f16")->capture_default_str();
+  cmd->add_option("--dtype", options->dtype, "Storage dtype: f32, bf16 or f16")
+      ->capture_default_str();
   cmd->add_option("--max-shard-size", options->max_shard_size,
                   "Largest safetensors shard, e.g. 5GB, 50MB")
       ->capture_default_str();

@@ -42,9 +42,12 @@ void print_lora_estimate(const model::ModelConfig& c, double weight_bytes) {
   const double adapter_bytes = lora_per_layer * c.num_hidden_layers * 4 * 4;
   const double activation_bytes =
       tokens * c.num_hidden_layers * (10 * C + 2 * kv + 3 * F) * 2 + tokens * c.vocab_size * 8;
-  std::printf("LoRA fine-tune estimate (r=16 on all linear layers, batch 1 x 1024 tokens, bf16 compute):\n");
+  std::printf(
+      "LoRA fine-tune estimate (r=16 on all linear layers, batch 1 x 1024 tokens, bf16 "
+      "compute):\n");
   std::printf("  base weights      %s\n", human_bytes(weight_bytes).c_str());
-  std::printf("  adapters + AdamW  %s (%s trainable parameters)\n", human_bytes(adapter_bytes).c_str(),
+  std::printf("  adapters + AdamW  %s (%s trainable parameters)\n",
+              human_bytes(adapter_bytes).c_str(),
               human_count(lora_per_layer * c.num_hidden_layers).c_str());
   std::printf("  activations       %s\n", human_bytes(activation_bytes).c_str());
   std::printf("  total             ~%s\n",
@@ -69,8 +72,8 @@ void run_inspect(const std::string& dir) {
   std::printf("%s\n", dir.c_str());
   std::printf("  architecture      %s\n", c.architecture.c_str());
   std::printf("  layers            %lld\n", static_cast<long long>(c.num_hidden_layers));
-  std::printf("  hidden size       %lld (intermediate %lld)\n", static_cast<long long>(c.hidden_size),
-              static_cast<long long>(c.intermediate_size));
+  std::printf("  hidden size       %lld (intermediate %lld)\n",
+              static_cast<long long>(c.hidden_size), static_cast<long long>(c.intermediate_size));
   std::printf("  attention heads   %lld (key/value heads %lld, head dim %lld)\n",
               static_cast<long long>(c.num_attention_heads),
               static_cast<long long>(c.num_key_value_heads), static_cast<long long>(c.head_dim));

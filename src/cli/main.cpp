@@ -4,10 +4,10 @@
 #include <exception>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "util/error.h"
@@ -31,8 +31,8 @@ std::string subcommand_of(const CLI::App& app) {
 int main(int argc, char** argv) {
   CLI::App app{"zili: LoRA fine-tuning, DPO alignment and merging of Llama-family models"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("zili ") + ZILI_VERSION + " (libtorch " +
-                                        TORCH_VERSION + ")");
+  app.set_version_flag("--version",
+                       std::string("zili ") + ZILI_VERSION + " (libtorch " + TORCH_VERSION + ")");
   app.get_formatter()->column_width(38);
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
   spdlog::set_default_logger(spdlog::stderr_color_mt("zili"));
@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "zili: error: %s\n", first_line(e.what()).c_str());
     return 1;
   } catch (const c10::Error& e) {
-    std::fprintf(stderr, "zili: internal error: %s\n", first_line(e.what_without_backtrace()).c_str());
+    std::fprintf(stderr, "zili: internal error: %s\n",
+                 first_line(e.what_without_backtrace()).c_str());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "zili: internal error: %s\n", first_line(e.what()).c_str());

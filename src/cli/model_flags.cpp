@@ -30,7 +30,8 @@ LoadedModel load_model_and_tokenizer(const ModelFlags& flags) {
          loaded.tokenizer.vocab_size(), config.vocab_size);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  spdlog::info("loaded {} ({} layers) in {:.2f} s", flags.model_dir, config.num_hidden_layers, seconds);
+  spdlog::info("loaded {} ({} layers) in {:.2f} s", flags.model_dir, config.num_hidden_layers,
+               seconds);
   return loaded;
 }
 

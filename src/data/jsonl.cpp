@@ -21,7 +21,8 @@ void for_each_jsonl_object(const std::string& path,
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     nlohmann::json object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (object.is_discarded()) fail("{}:{}: not valid JSON", path, number);
-    if (!object.is_object()) fail("{}:{}: expected a JSON object, got {}", path, number, object.type_name());
+    if (!object.is_object())
+      fail("{}:{}: expected a JSON object, got {}", path, number, object.type_name());
     visit(number, object);
   }
   if (in.bad()) fail("{}: read failed", path);

@@ -21,7 +21,7 @@ class CheckpointTensors {
   // else DIR/model.safetensors; zili::Error naming what is missing otherwise.
   static CheckpointTensors open(const std::string& dir);
 
-  std::vector<std::string> names() const;  // sorted
+  std::vector<std::string> names() const;                 // sorted
   const TensorInfo& info(const std::string& name) const;  // zili::Error when absent
   bool contains(const std::string& name) const;
   torch::Tensor tensor(const std::string& name) const;  // zero-copy view into the shard

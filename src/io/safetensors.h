@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,8 @@ std::optional<c10::ScalarType> dtype_from_safetensors(const std::string& name);
 std::string dtype_to_safetensors(c10::ScalarType dtype);
 // Bytes of one element; 0 when the dtype cannot be stored in safetensors.
 size_t dtype_size(c10::ScalarType dtype);
+// "F64, F32, ..." : the safetensors dtype names this build reads and writes (for messages).
+std::string safetensors_dtype_names();
 
 // A memory-mapped safetensors file. Tensors it hands out view the mapping without a copy
 // and keep it alive for as long as any of them lives. Pages are mapped copy-on-write, so

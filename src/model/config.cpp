@@ -80,7 +80,8 @@ void read_rope(const Reader& config, ModelConfig& out) {
   const char* key = config.has("rope_parameters") ? "rope_parameters" : "rope_scaling";
   if (!config.has(key)) return;
   const json& params = config.object.at(key);
-  if (!params.is_object()) fail("{}: \"{}\" must be an object, got {}", config.where, key, params.dump());
+  if (!params.is_object())
+    fail("{}: \"{}\" must be an object, got {}", config.where, key, params.dump());
   const std::string where = fmt::format("{} ({})", config.where, key);
   const Reader rope{params, where};
   out.rope_theta = rope.number_or("rope_theta", out.rope_theta);
@@ -116,7 +117,8 @@ std::vector<int64_t> token_ids(const Reader& config, const char* key) {
     }
     if (ids.size() == value.size()) return ids;
   }
-  fail("{}: \"{}\" must be an integer or a list of integers, got {}", config.where, key, value.dump());
+  fail("{}: \"{}\" must be an integer or a list of integers, got {}", config.where, key,
+       value.dump());
 }
 
 }  // namespace
@@ -130,10 +132,14 @@ c10::ScalarType parse_dtype_name(const std::string& name, const std::string& whe
 
 std::string dtype_config_name(c10::ScalarType dtype) {
   switch (dtype) {
-    case torch::kFloat32: return "float32";
-    case torch::kBFloat16: return "bfloat16";
-    case torch::kFloat16: return "float16";
-    default: TORCH_CHECK(false, "no config.json name for dtype ", dtype);
+    case torch::kFloat32:
+      return "float32";
+    case torch::kBFloat16:
+      return "bfloat16";
+    case torch::kFloat16:
+      return "float16";
+    default:
+      TORCH_CHECK(false, "no config.json name for dtype ", dtype);
   }
 }
 
@@ -157,8 +163,10 @@ ModelConfig parse_config(const json& object, const std::string& where) {
     out.head_dim = config.positive("head_dim");
   } else {
     if (out.hidden_size % out.num_attention_heads != 0)
-      fail("{}: hidden_size ({}) is not a multiple of num_attention_heads ({}) and no head_dim is given",
-           where, out.hidden_size, out.num_attention_heads);
+      fail(
+          "{}: hidden_size ({}) is not a multiple of num_attention_heads ({}) and no head_dim is "
+          "given",
+          where, out.hidden_size, out.num_attention_heads);
     out.head_dim = out.hidden_size / out.num_attention_heads;
   }
   if (out.head_dim % 2 != 0) fail("{}: head_dim ({}) must be even for RoPE", where, out.head_dim);
@@ -168,7 +176,8 @@ ModelConfig parse_config(const json& object, const std::string& where) {
   out.attention_bias = config.boolean_or("attention_bias", false);
   out.mlp_bias = config.boolean_or("mlp_bias", false);
   const std::string act = config.string_or("hidden_act", "silu");
-  if (act != "silu") fail("{}: hidden_act \"{}\" is not supported (Llama and Mistral use silu)", where, act);
+  if (act != "silu")
+    fail("{}: hidden_act \"{}\" is not supported (Llama and Mistral use silu)", where, act);
   if (out.is_mistral() && config.has("sliding_window")) {
     out.sliding_window = config.positive("sliding_window");
   }

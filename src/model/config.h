@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 namespace zili::model {
 
@@ -19,16 +19,16 @@ namespace zili::model {
 struct RopeScaling {
   std::string type = "default";
   double factor = 1.0;
-  double low_freq_factor = 1.0;           // llama3
-  double high_freq_factor = 4.0;          // llama3
+  double low_freq_factor = 1.0;                  // llama3
+  double high_freq_factor = 4.0;                 // llama3
   int64_t original_max_position_embeddings = 0;  // llama3
 };
 
 struct ModelConfig {
-  std::string architecture;  // "LlamaForCausalLM" or "MistralForCausalLM"
-  int64_t hidden_size = 0;        // C
-  int64_t intermediate_size = 0;  // F
-  int64_t num_hidden_layers = 0;  // L
+  std::string architecture;         // "LlamaForCausalLM" or "MistralForCausalLM"
+  int64_t hidden_size = 0;          // C
+  int64_t intermediate_size = 0;    // F
+  int64_t num_hidden_layers = 0;    // L
   int64_t num_attention_heads = 0;  // H
   int64_t num_key_value_heads = 0;  // Hkv (GQA when < H)
   int64_t head_dim = 0;             // D (hidden_size / H unless given)
@@ -42,7 +42,7 @@ struct ModelConfig {
   bool mlp_bias = false;
   std::optional<int64_t> sliding_window;  // Mistral: keys within the last W positions
   std::optional<int64_t> bos_token_id;
-  std::vector<int64_t> eos_token_ids;  // config.json allows an int or a list
+  std::vector<int64_t> eos_token_ids;       // config.json allows an int or a list
   c10::ScalarType dtype = torch::kFloat32;  // torch_dtype / dtype: the checkpoint's storage
   nlohmann::json raw;  // the file as read, so that writing back keeps unknown keys
 

@@ -8,7 +8,9 @@ namespace zili::model {
 
 // Parameters start as empty placeholders (nothing allocated); load_model() or the caller
 // gives them their data with set_data(). Base weights never require grad.
-static torch::Tensor placeholder() { return torch::empty({0}); }
+static torch::Tensor placeholder() {
+  return torch::empty({0});
+}
 
 LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias)
     : in_features(in), out_features(out) {
@@ -18,15 +20,17 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias)
 
 torch::Tensor LinearImpl::base_forward(const torch::Tensor& x) const {
   const auto dtype = x.scalar_type();
-  return torch::nn::functional::linear(
-      x, weight.to(dtype), bias.defined() ? bias.to(dtype) : torch::Tensor());
+  return torch::nn::functional::linear(x, weight.to(dtype),
+                                       bias.defined() ? bias.to(dtype) : torch::Tensor());
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
   return adapter ? adapter->forward(*this, x) : base_forward(x);
 }
 
-EmbeddingImpl::EmbeddingImpl() { weight = register_parameter("weight", placeholder(), false); }
+EmbeddingImpl::EmbeddingImpl() {
+  weight = register_parameter("weight", placeholder(), false);
+}
 
 torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) {
   std::vector<int64_t> shape = ids.sizes().vec();
@@ -114,8 +118,10 @@ torch::Tensor build_attention_mask(const torch::Tensor& attention_mask, int64_t 
   const bool window_in_reach = sliding_window && S > *sliding_window;
   if (!attention_mask.defined() && !window_in_reach && (past == 0 || T == 1)) return {};
   // query positions [T, 1] and key positions [1, S], absolute (cache included).
-  torch::Tensor q_pos = torch::arange(past, S, torch::TensorOptions(torch::kInt64).device(device)).unsqueeze(1);
-  torch::Tensor k_pos = torch::arange(0, S, torch::TensorOptions(torch::kInt64).device(device)).unsqueeze(0);
+  torch::Tensor q_pos =
+      torch::arange(past, S, torch::TensorOptions(torch::kInt64).device(device)).unsqueeze(1);
+  torch::Tensor k_pos =
+      torch::arange(0, S, torch::TensorOptions(torch::kInt64).device(device)).unsqueeze(0);
   torch::Tensor allowed = k_pos <= q_pos;  // [T, S]
   if (window_in_reach) allowed = allowed.logical_and(q_pos - k_pos < *sliding_window);
   allowed = allowed.unsqueeze(0).unsqueeze(0);  // [1, 1, T, S]
@@ -137,7 +143,8 @@ LlamaModelImpl::LlamaModelImpl(const ModelConfig& c) : config_(c), rope_(c) {
   norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
 }
 
-torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids, const ForwardOptions& options) {
+torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids,
+                                      const ForwardOptions& options) {
   TORCH_CHECK(input_ids.dim() == 2, "input_ids must be [B, T], got ", input_ids.sizes());
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
   const int64_t past = options.cache ? options.cache->length() : 0;

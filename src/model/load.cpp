@@ -17,7 +17,9 @@ bool ignorable(const std::string& name, const ModelConfig& config) {
   return config.tie_word_embeddings && name == "lm_head.weight";
 }
 
-std::string shape_text(c10::IntArrayRef shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+std::string shape_text(c10::IntArrayRef shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
 
 std::string list_some(const std::vector<std::string>& names) {
   const size_t shown = std::min<size_t>(names.size(), 6);

@@ -24,9 +24,10 @@ LlamaForCausalLM load_model(const std::string& dir, const LoadOptions& options =
 
 // Gives the model's parameters their data from `tensors` (name -> tensor), with the same
 // checks as load_model; `where` names the source in errors.
-void assign_parameters(LlamaForCausalLMImpl& model,
-                       const std::function<std::optional<torch::Tensor>(const std::string&)>& tensor_by_name,
-                       const std::vector<std::string>& available_names, const std::string& where,
-                       const LoadOptions& options);
+void assign_parameters(
+    LlamaForCausalLMImpl& model,
+    const std::function<std::optional<torch::Tensor>(const std::string&)>& tensor_by_name,
+    const std::vector<std::string>& available_names, const std::string& where,
+    const LoadOptions& options);
 
 }  // namespace zili::model

@@ -10,7 +10,7 @@ torch::Tensor token_logprobs(LlamaForCausalLMImpl& model, const torch::Tensor& i
               " entries for ", B, " rows");
   // Right padding needs no attention mask: real tokens only attend to earlier positions,
   // which are all real.
-  torch::Tensor hidden = model.forward(ids);  // [B, T, C]
+  torch::Tensor hidden = model.forward(ids);        // [B, T, C]
   torch::Tensor targets = ids.narrow(1, 1, T - 1);  // [B, T-1]
   std::vector<torch::Tensor> pieces;
   for (int64_t start = 0; start < T - 1; start += chunk_tokens) {
@@ -20,10 +20,10 @@ torch::Tensor token_logprobs(LlamaForCausalLMImpl& model, const torch::Tensor& i
     torch::Tensor target = targets.narrow(1, start, n).unsqueeze(-1);
     pieces.push_back(logits.gather(-1, target).squeeze(-1) - logits.logsumexp(-1));
   }
-  torch::Tensor out = T > 1 ? torch::cat(pieces, 1)
-                            : torch::zeros({B, 0}, hidden.options().dtype(torch::kFloat32));
+  torch::Tensor out =
+      T > 1 ? torch::cat(pieces, 1) : torch::zeros({B, 0}, hidden.options().dtype(torch::kFloat32));
   // Zero the positions whose target is padding: target t+1 must be < length.
-  torch::Tensor position = torch::arange(1, T, ids.options());               // [T-1]
+  torch::Tensor position = torch::arange(1, T, ids.options());                // [T-1]
   torch::Tensor length = torch::tensor(lengths, ids.options()).unsqueeze(1);  // [B, 1]
   return out.masked_fill(position.unsqueeze(0) >= length, 0.0);
 }

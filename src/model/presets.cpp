@@ -5,7 +5,9 @@
 
 namespace zili::model {
 
-const char* preset_names() { return "tiny, small, medium"; }
+const char* preset_names() {
+  return "tiny, small, medium";
+}
 
 ModelConfig preset_config(const std::string& name, int64_t vocab_size) {
   ModelConfig c;

@@ -18,7 +18,8 @@ torch::Tensor rope_inverse_frequencies(const ModelConfig& config) {
   const double low_freq_wavelen = old_context / scaling.low_freq_factor;
   const double high_freq_wavelen = old_context / scaling.high_freq_factor;
   torch::Tensor wavelen = 2 * M_PI / inv_freq;
-  torch::Tensor scaled = torch::where(wavelen > low_freq_wavelen, inv_freq / scaling.factor, inv_freq);
+  torch::Tensor scaled =
+      torch::where(wavelen > low_freq_wavelen, inv_freq / scaling.factor, inv_freq);
   torch::Tensor smooth = (old_context / wavelen - scaling.low_freq_factor) /
                          (scaling.high_freq_factor - scaling.low_freq_factor);
   torch::Tensor smoothed = (1 - smooth) * scaled / scaling.factor + smooth * scaled;
@@ -36,7 +37,8 @@ std::pair<torch::Tensor, torch::Tensor> Rope::cos_sin(const torch::Tensor& posit
   return {angles.cos(), angles.sin()};
 }
 
-torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos,
+                         const torch::Tensor& sin) {
   const int64_t half = x.size(-1) / 2;
   torch::Tensor x1 = x.narrow(-1, 0, half);
   torch::Tensor x2 = x.narrow(-1, half, half);

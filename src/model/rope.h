@@ -31,6 +31,7 @@ class Rope {
 
 // x [B, heads, T, D], cos/sin [B, T, D]: x * cos + rotate_half(x) * sin with
 // rotate_half([x1, x2]) = [-x2, x1] over the two halves of D. Computed in x's dtype.
-torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos,
+                         const torch::Tensor& sin);
 
 }  // namespace zili::model

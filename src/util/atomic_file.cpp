@@ -70,7 +70,8 @@ void check_writable_file(const std::string& path) {
   if (folder.empty()) folder = ".";
   if (fs::is_directory(path)) fail("{}: is a folder; give a file name", path);
   if (!fs::is_directory(folder)) fail("{}: folder {} does not exist", path, folder.string());
-  if (::access(folder.c_str(), W_OK) != 0) fail("{}: folder {} is not writable", path, folder.string());
+  if (::access(folder.c_str(), W_OK) != 0)
+    fail("{}: folder {} is not writable", path, folder.string());
 }
 
 std::string read_file(const std::string& path) {

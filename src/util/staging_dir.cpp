@@ -51,7 +51,8 @@ void StagingDir::commit() {
     fs::remove_all(old, error);
   } else {
     fs::rename(staging_, final_, error);
-    if (error) fail("{}: cannot rename the finished folder into place: {}", final_, error.message());
+    if (error)
+      fail("{}: cannot rename the finished folder into place: {}", final_, error.message());
   }
   committed_ = true;
 }

@@ -36,14 +36,13 @@ LlamaForCausalLM random_model(const ModelConfig& c, uint64_t seed,
     names.push_back(name);
   }
   LlamaForCausalLM model(c);
-  assign_parameters(
-      *model,
-      [&](const std::string& n) -> std::optional<torch::Tensor> {
-        auto it = by_name.find(n);
-        if (it == by_name.end()) return std::nullopt;
-        return it->second;
-      },
-      names, "test", {});
+  assign_parameters(*model,
+                    [&](const std::string& n) -> std::optional<torch::Tensor> {
+                      auto it = by_name.find(n);
+                      if (it == by_name.end()) return std::nullopt;
+                      return it->second;
+                    },
+                    names, "test", {});
   model->model->compute_dtype = dtype;
   return model;
 }
@@ -59,7 +58,7 @@ TEST_CASE("KV-cache decoding gives the full forward's logits, token by token") {
       torch::manual_seed(11);
       torch::Tensor ids = torch::randint(0, c.vocab_size, {2, 13}, torch::kInt64);
       torch::Tensor full = model->logits(model->forward(ids));  // [2, 13, V]
-      REQUIRE(full.std().item<double>() > 0.5);  // predictions are far from uniform
+      REQUIRE(full.std().item<double>() > 0.5);                 // predictions are far from uniform
 
       KVCache cache(c.num_hidden_layers);
       ForwardOptions options;
@@ -143,9 +142,13 @@ TEST_CASE("rotate_half RoPE rotates the two halves, not neighbouring pairs") {
 
 TEST_CASE("config.json errors name the file and the key") {
   using nlohmann::json;
-  json good = {{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 64},
-               {"intermediate_size", 128}, {"num_hidden_layers", 2},
-               {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"vocab_size", 100}};
+  json good = {{"architectures", {"LlamaForCausalLM"}},
+               {"hidden_size", 64},
+               {"intermediate_size", 128},
+               {"num_hidden_layers", 2},
+               {"num_attention_heads", 4},
+               {"num_key_value_heads", 2},
+               {"vocab_size", 100}};
   REQUIRE(parse_config(good, "c.json").head_dim == 16);
 
   auto error_of = [](json j) {
@@ -204,14 +207,13 @@ TEST_CASE("loading reports missing, unexpected and misshapen tensors") {
     for (auto& item : tensors) names.push_back(item.first);
     LlamaForCausalLM model(c);
     try {
-      assign_parameters(
-          *model,
-          [&](const std::string& n) -> std::optional<torch::Tensor> {
-            auto it = tensors.find(n);
-            if (it == tensors.end()) return std::nullopt;
-            return it->second;
-          },
-          names, "ckpt", {});
+      assign_parameters(*model,
+                        [&](const std::string& n) -> std::optional<torch::Tensor> {
+                          auto it = tensors.find(n);
+                          if (it == tensors.end()) return std::nullopt;
+                          return it->second;
+                        },
+                        names, "ckpt", {});
     } catch (const zili::Error& e) {
       return std::string(e.what());
     }
@@ -220,8 +222,8 @@ TEST_CASE("loading reports missing, unexpected and misshapen tensors") {
   REQUIRE(try_load(by_name) == "loaded");
   auto missing = by_name;
   missing.erase("model.layers.1.mlp.up_proj.weight");
-  REQUIRE_THAT(try_load(missing), Catch::Contains("missing") &&
-                                      Catch::Contains("model.layers.1.mlp.up_proj.weight"));
+  REQUIRE_THAT(try_load(missing),
+               Catch::Contains("missing") && Catch::Contains("model.layers.1.mlp.up_proj.weight"));
   auto extra = by_name;
   extra["model.layers.7.self_attn.q_proj.weight"] = torch::zeros({64, 64});
   REQUIRE_THAT(try_load(extra), Catch::Contains("unexpected") &&
