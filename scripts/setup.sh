@@ -2,8 +2,8 @@
 # Installs what zili needs to build and test: Debian packages (when missing) and a
 # Python venv holding the pinned torch wheel (its libtorch is what zili links) plus the
 # reference packages the parity tests use. The venv lives outside the clone, keyed by
-# the pinned versions, so a fresh clone reuses it. Prints nothing on a second run but
-# the venv path; source-able helpers live in scripts/env.sh.
+# the pinned versions (scripts/env.sh), so a fresh clone reuses it. A second run prints
+# nothing and takes a fraction of a second.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/env.sh"

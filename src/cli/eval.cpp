@@ -54,12 +54,12 @@ void run_eval(const EvalOptions& options) {
   set_threads(options.threads);
   if (options.batch_size < 1) fail("--batch-size must be at least 1");
   // Everything a user can get wrong in the data or --out is checked before the model loads.
-  const auto config = model::load_config(options.model.model_dir);
-  const auto examples = read_texts(options.data, data::Tokenizer::load_dir(options.model.model_dir),
-                                   config.max_position_embeddings);
+  const Checkpoint checkpoint = open_checkpoint(options.model);
+  const auto examples =
+      read_texts(options.data, checkpoint.tokenizer, checkpoint.config.max_position_embeddings);
   if (!options.out.empty()) check_writable_file(options.out);
-  LoadedModel loaded = load_model_and_tokenizer(options.model);
-  auto& net = *loaded.model;
+  model::LlamaForCausalLM model = load_weights(options.model, checkpoint.config);
+  auto& net = *model;
 
   torch::NoGradGuard no_grad;
   const auto start = std::chrono::steady_clock::now();

@@ -59,11 +59,11 @@ void run_generate(const GenerateOptions& options) {
   set_threads(options.threads);
   if (options.max_new_tokens < 0) fail("--max-new-tokens must be >= 0");
   model::Sampler sampler(options.temperature, options.top_p, options.seed);
-  LoadedModel loaded = load_model_and_tokenizer(options.model);
-  auto& net = *loaded.model;
-  const auto& config = net.config();
+  const Checkpoint checkpoint = open_checkpoint(options.model);
+  const auto& config = checkpoint.config;
+  const data::Tokenizer& tokenizer = checkpoint.tokenizer;
 
-  std::vector<int64_t> prompt = loaded.tokenizer.encode(options.prompt);
+  std::vector<int64_t> prompt = tokenizer.encode(options.prompt);
   if (prompt.empty()) fail("--prompt: the prompt gives no tokens (and the tokenizer adds no BOS)");
   const int64_t room = config.max_position_embeddings - static_cast<int64_t>(prompt.size());
   if (room <= 0)
@@ -71,13 +71,15 @@ void run_generate(const GenerateOptions& options) {
          config.max_position_embeddings);
   const int64_t new_tokens = std::min<int64_t>(options.max_new_tokens, room);
   std::vector<int64_t> stops = config.eos_token_ids;
-  if (loaded.tokenizer.eos_id() >= 0) stops.push_back(loaded.tokenizer.eos_id());
+  if (tokenizer.eos_id() >= 0) stops.push_back(tokenizer.eos_id());
+  model::LlamaForCausalLM model = load_weights(options.model, config);
+  auto& net = *model;
 
   torch::NoGradGuard no_grad;
   model::KVCache cache(config.num_hidden_layers);
   model::ForwardOptions forward;
   forward.cache = &cache;
-  TextStream stream(loaded.tokenizer);
+  TextStream stream(tokenizer);
   const auto start = std::chrono::steady_clock::now();
   // Prefill: the whole prompt at once; then one position per step.
   torch::Tensor input = torch::tensor(prompt).unsqueeze(0);  // [1, T]
@@ -85,7 +87,8 @@ void run_generate(const GenerateOptions& options) {
   for (; generated < new_tokens; ++generated) {
     torch::Tensor hidden = net.forward(input, forward);                       // [1, T, C]
     torch::Tensor logits = net.logits(hidden.select(1, hidden.size(1) - 1));  // [1, V]
-    const int64_t next = sampler.next(logits[0]);
+    // Rows of a vocabulary padded beyond the tokenizer are never chosen.
+    const int64_t next = sampler.next(logits[0].narrow(0, 0, tokenizer.vocab_size()));
     if (std::find(stops.begin(), stops.end(), next) != stops.end()) break;
     stream.push(next);
     input = torch::tensor({next}).unsqueeze(0);

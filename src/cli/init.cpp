@@ -44,14 +44,14 @@ void run_init(const InitOptions& options) {
   const uint64_t max_shard = io::parse_byte_size(options.max_shard_size);
   if (options.tokenizer.empty() == options.train_tokenizer.empty())
     fail("give exactly one of --tokenizer FILE.model and --train-tokenizer CORPUS.txt");
+  model::preset_config(options.preset, 0);  // an unknown preset fails before any work
   StagingDir out(options.out, options.force);
 
   std::string tokenizer_model = options.tokenizer;
   if (!options.train_tokenizer.empty()) {
     tokenizer_model = (std::filesystem::path(out.path()) / "tokenizer.model").string();
-    spdlog::info("training a {}-piece tokenizer on {}", options.vocab_size,
-                 options.train_tokenizer);
     data::train_tokenizer(options.train_tokenizer, options.vocab_size, tokenizer_model);
+    spdlog::info("trained a {}-piece tokenizer on {}", options.vocab_size, options.train_tokenizer);
   } else if (!std::filesystem::is_regular_file(options.tokenizer)) {
     fail("{}: no such tokenizer file (give a sentencepiece tokenizer.model)", options.tokenizer);
   }
@@ -59,6 +59,8 @@ void run_init(const InitOptions& options) {
 
   model::ModelConfig config = model::preset_config(options.preset, tokenizer.vocab_size());
   config.dtype = dtype;
+  config.bos_token_id.reset();
+  config.eos_token_ids.clear();
   if (tokenizer.bos_id() >= 0) config.bos_token_id = tokenizer.bos_id();
   if (tokenizer.eos_id() >= 0) config.eos_token_ids = {tokenizer.eos_id()};
   auto weights = model::random_weights(config, options.seed, dtype);

@@ -2,6 +2,7 @@
 // one line on stderr and a non-zero exit (1: the user's input, 2: an internal error).
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <string>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -49,6 +50,10 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     std::fprintf(stderr, "zili: error: %s (see 'zili%s --help')\n", first_line(e.what()).c_str(),
                  subcommand_of(app).c_str());
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // Permissions, a missing or full folder: the message names the path.
+    std::fprintf(stderr, "zili: error: %s\n", first_line(e.what()).c_str());
     return 1;
   } catch (const zili::Error& e) {
     std::fprintf(stderr, "zili: error: %s\n", first_line(e.what()).c_str());

@@ -16,23 +16,29 @@ void add_model_flags(CLI::App& command, ModelFlags& flags) {
                      "Weights' dtype in memory: f32, bf16 or f16 (default: the checkpoint's)");
 }
 
-LoadedModel load_model_and_tokenizer(const ModelFlags& flags) {
+Checkpoint open_checkpoint(const ModelFlags& flags) {
+  if (!flags.dtype.empty()) model::parse_dtype_name(flags.dtype, "--dtype");
+  Checkpoint checkpoint{model::load_config(flags.model_dir),
+                        data::Tokenizer::load_dir(flags.model_dir)};
+  // A vocabulary padded beyond the tokenizer (common, for GEMM-friendly sizes) is fine; a
+  // tokenizer with ids the embedding lacks is not.
+  if (checkpoint.tokenizer.vocab_size() > checkpoint.config.vocab_size)
+    fail("{}: tokenizer.model has {} pieces but config.json's vocab_size is {}", flags.model_dir,
+         checkpoint.tokenizer.vocab_size(), checkpoint.config.vocab_size);
+  return checkpoint;
+}
+
+model::LlamaForCausalLM load_weights(const ModelFlags& flags, const model::ModelConfig& config) {
   const auto start = std::chrono::steady_clock::now();
   model::LoadOptions options;
   if (!flags.dtype.empty()) options.dtype = model::parse_dtype_name(flags.dtype, "--dtype");
-  LoadedModel loaded;
-  loaded.model = model::load_model(flags.model_dir, options);
-  loaded.model->eval();
-  loaded.tokenizer = data::Tokenizer::load_dir(flags.model_dir);
-  const auto& config = loaded.model->config();
-  if (loaded.tokenizer.vocab_size() > config.vocab_size)
-    fail("{}: tokenizer.model has {} pieces but config.json's vocab_size is {}", flags.model_dir,
-         loaded.tokenizer.vocab_size(), config.vocab_size);
+  model::LlamaForCausalLM model = model::load_model(flags.model_dir, config, options);
+  model->eval();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   spdlog::info("loaded {} ({} layers) in {:.2f} s", flags.model_dir, config.num_hidden_layers,
                seconds);
-  return loaded;
+  return model;
 }
 
 }  // namespace zili::cli

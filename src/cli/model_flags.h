@@ -1,5 +1,6 @@
-// What `generate` and `eval` share: --model and --dtype, turned into a loaded model and
-// its tokenizer.
+// What `generate` and `eval` share: --model and --dtype. Loading is in two steps so that a
+// command checks its inputs against config.json and the tokenizer (cheap, and where most
+// mistakes show) before it spends time loading the weights.
 #pragma once
 
 #include <string>
@@ -7,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "data/tokenizer.h"
+#include "model/config.h"
 #include "model/llama.h"
 
 namespace zili::cli {
@@ -18,11 +20,14 @@ struct ModelFlags {
 
 void add_model_flags(CLI::App& command, ModelFlags& flags);
 
-struct LoadedModel {
-  model::LlamaForCausalLM model{nullptr};
+struct Checkpoint {
+  model::ModelConfig config;
   data::Tokenizer tokenizer;
 };
 
-LoadedModel load_model_and_tokenizer(const ModelFlags& flags);
+// config.json and the tokenizer files, checked against each other (--dtype too).
+Checkpoint open_checkpoint(const ModelFlags& flags);
+// The weights, in eval mode.
+model::LlamaForCausalLM load_weights(const ModelFlags& flags, const model::ModelConfig& config);
 
 }  // namespace zili::cli

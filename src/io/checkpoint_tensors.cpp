@@ -260,7 +260,9 @@ std::vector<std::string> save_checkpoint_tensors(
       save_safetensors((fs::path(dir) / shard).string(), part, shard_metadata);
       written.push_back(shard);
     }
-    // The index goes last: a reader sees the new shards only once they are all in place.
+    // The index goes last, so a new index never names a shard that is not yet complete.
+    // (Into a folder that already holds a save with the same shard names, use a fresh folder
+    // and rename it into place, as StagingDir does: the old index would see new shards.)
     const json index = {{"metadata", {{"total_size", total_size}}}, {"weight_map", weight_map}};
     write_file_atomic((fs::path(dir) / kIndexFile).string(), index.dump(2) + "\n");
     written.push_back(kIndexFile);

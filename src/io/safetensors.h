@@ -35,6 +35,9 @@ struct TensorSpec {
 // "F32" <-> torch::kFloat32, ...; unknown names give std::nullopt / throw zili::Error.
 std::optional<c10::ScalarType> dtype_from_safetensors(const std::string& name);
 std::string dtype_to_safetensors(c10::ScalarType dtype);
+// "[2, 3]": a shape as error messages print it.
+std::string shape_text(c10::IntArrayRef shape);
+
 // Bytes of one element; 0 when the dtype cannot be stored in safetensors.
 size_t dtype_size(c10::ScalarType dtype);
 // "F64, F32, ..." : the safetensors dtype names this build reads and writes (for messages).

@@ -1,6 +1,7 @@
 // The dtype names of the safetensors format and their torch counterparts. Elements are
 // stored little-endian; a dtype this build of torch lacks is unknown here.
 #include <c10/core/ScalarType.h>
+#include <fmt/ranges.h>
 
 #include "io/safetensors.h"
 #include "util/error.h"
@@ -56,6 +57,10 @@ size_t dtype_size(c10::ScalarType dtype) {
   for (const DtypeName& entry : kDtypes)
     if (dtype == entry.dtype) return c10::elementSize(dtype);
   return 0;
+}
+
+std::string shape_text(c10::IntArrayRef shape) {
+  return fmt::format("[{}]", fmt::join(shape.begin(), shape.end(), ", "));
 }
 
 std::string safetensors_dtype_names() {

@@ -73,10 +73,6 @@ std::string json_error(const json::exception& e) {
   return text;
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  return fmt::format("[{}]", fmt::join(shape.begin(), shape.end(), ", "));
-}
-
 uint64_t read_le64(const uint8_t* bytes) {
   uint64_t value = 0;
   for (int i = 7; i >= 0; --i) value = (value << 8) | bytes[i];
@@ -221,19 +217,34 @@ TensorInfo parse_entry(const std::string& path, const std::string& name, const j
   return info;
 }
 
-// Sorts by data offset and rejects overlaps; gaps and trailing bytes are tolerated.
-void sort_and_check_overlap(const std::string& path, std::vector<TensorInfo>& tensors) {
+// Sorts by data offset and requires the tensors to tile the data area exactly, as the
+// reference implementation does: no overlap, no gap, no trailing bytes.
+void sort_and_check_layout(const std::string& path, std::vector<TensorInfo>& tensors,
+                           uint64_t data_size) {
   std::sort(tensors.begin(), tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
     return std::tie(a.begin, a.end, a.name) < std::tie(b.begin, b.end, b.name);
   });
-  for (size_t i = 1; i < tensors.size(); ++i) {
-    const TensorInfo& prev = tensors[i - 1];
+  uint64_t covered = 0;  // end of the previous tensor
+  for (size_t i = 0; i < tensors.size(); ++i) {
     const TensorInfo& next = tensors[i];
-    if (next.begin < prev.end)
+    if (i > 0 && next.begin < covered) {
+      const TensorInfo& prev = tensors[i - 1];
       fail("{}: tensors {} [{}, {}] and {} [{}, {}] overlap in the data area; {}", path,
            shown(prev.name), prev.begin, prev.end, shown(next.name), next.begin, next.end,
            kCorrupt);
+    }
+    if (next.begin > covered)
+      fail(
+          "{}: tensor {} starts at byte {} of the data area but the bytes before it end at {} "
+          "(a gap); {}",
+          path, shown(next.name), next.begin, covered, kCorrupt);
+    covered = next.end;
   }
+  if (covered != data_size)
+    fail(
+        "{}: {} bytes after the last tensor's data (the data area is {} bytes, tensors cover "
+        "{}); {}",
+        path, data_size - covered, data_size, covered, kCorrupt);
 }
 
 }  // namespace
@@ -301,7 +312,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     else
       state->tensors.push_back(parse_entry(path, name, entry, state->data_size));
   }
-  sort_and_check_overlap(path, state->tensors);
+  sort_and_check_layout(path, state->tensors, state->data_size);
   for (size_t i = 0; i < state->tensors.size(); ++i) state->by_name[state->tensors[i].name] = i;
 
   std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());

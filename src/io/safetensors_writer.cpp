@@ -23,10 +23,6 @@ static_assert(std::endian::native == std::endian::little, "safetensors I/O assum
 
 namespace {
 
-std::string shape_text(c10::IntArrayRef shape) {
-  return fmt::format("[{}]", fmt::join(shape.begin(), shape.end(), ", "));
-}
-
 uint64_t spec_bytes(const std::string& path, const TensorSpec& spec) {
   const size_t element = dtype_size(spec.dtype);
   if (element == 0)

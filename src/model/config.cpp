@@ -178,8 +178,13 @@ ModelConfig parse_config(const json& object, const std::string& where) {
   const std::string act = config.string_or("hidden_act", "silu");
   if (act != "silu")
     fail("{}: hidden_act \"{}\" is not supported (Llama and Mistral use silu)", where, act);
-  if (out.is_mistral() && config.has("sliding_window")) {
-    out.sliding_window = config.positive("sliding_window");
+  // Mistral: transformers' MistralConfig defaults to a 4096 window when the key is absent;
+  // an explicit null means none.
+  if (out.is_mistral()) {
+    if (!object.contains("sliding_window"))
+      out.sliding_window = 4096;
+    else if (config.has("sliding_window"))
+      out.sliding_window = config.positive("sliding_window");
   }
   const auto bos = token_ids(config, "bos_token_id");
   if (!bos.empty()) out.bos_token_id = bos[0];
@@ -237,7 +242,9 @@ json config_to_json(const ModelConfig& config) {
   out["rope_parameters"] = rope;
   out["rope_theta"] = config.rope_theta;
   out["rope_scaling"] = scaling;
-  if (config.sliding_window) out["sliding_window"] = *config.sliding_window;
+  if (config.is_mistral())
+    out["sliding_window"] =
+        config.sliding_window ? nlohmann::json(*config.sliding_window) : nlohmann::json(nullptr);
   if (config.bos_token_id) out["bos_token_id"] = *config.bos_token_id;
   if (config.eos_token_ids.size() == 1) out["eos_token_id"] = config.eos_token_ids[0];
   if (config.eos_token_ids.size() > 1) out["eos_token_id"] = config.eos_token_ids;

@@ -40,7 +40,9 @@ struct ModelConfig {
   bool tie_word_embeddings = false;
   bool attention_bias = false;
   bool mlp_bias = false;
-  std::optional<int64_t> sliding_window;  // Mistral: keys within the last W positions
+  // Mistral: a query sees only keys within the last W positions (absent key: 4096, as
+  // transformers; null: no window).
+  std::optional<int64_t> sliding_window;
   std::optional<int64_t> bos_token_id;
   std::vector<int64_t> eos_token_ids;       // config.json allows an int or a list
   c10::ScalarType dtype = torch::kFloat32;  // torch_dtype / dtype: the checkpoint's storage

@@ -18,9 +18,4 @@ int64_t KVCache::length() const {
   return keys_.empty() || !keys_[0].defined() ? 0 : keys_[0].size(2);
 }
 
-void KVCache::clear() {
-  for (auto& k : keys_) k = torch::Tensor();
-  for (auto& v : values_) v = torch::Tensor();
-}
-
 }  // namespace zili::model

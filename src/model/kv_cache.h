@@ -16,7 +16,6 @@ class KVCache {
                                                  const torch::Tensor& v);
   // Positions cached so far (that of layer 0; all layers agree after a full forward).
   int64_t length() const;
-  void clear();
 
  private:
   std::vector<torch::Tensor> keys_, values_;  // [B, Hkv, S, D] each

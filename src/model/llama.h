@@ -68,7 +68,7 @@ TORCH_MODULE(Embedding);
 
 // Per-call attention inputs shared by every layer.
 struct AttentionInputs {
-  torch::Tensor cos, sin;  // [B, T, D] float32
+  torch::Tensor cos, sin;  // [B, T, D] float32 (float64 for a float64 model)
   torch::Tensor mask;      // [B, 1, T, S] bool (true: may attend), or undefined: plain causal
   KVCache* cache = nullptr;
 };

@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "io/checkpoint_tensors.h"
+#include "io/safetensors.h"
 #include "util/error.h"
 
 namespace zili::model {
@@ -15,10 +16,6 @@ namespace {
 bool ignorable(const std::string& name, const ModelConfig& config) {
   if (name.size() >= 20 && name.ends_with("rotary_emb.inv_freq")) return true;
   return config.tie_word_embeddings && name == "lm_head.weight";
-}
-
-std::string shape_text(c10::IntArrayRef shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
 std::string list_some(const std::vector<std::string>& names) {
@@ -61,7 +58,7 @@ void assign_parameters(
     const auto& shape = expected.at(item.key());
     if (value.sizes() != c10::IntArrayRef(shape))
       fail("{}: tensor {} has shape {} but config.json implies {}", where, item.key(),
-           shape_text(value.sizes()), shape_text(shape));
+           io::shape_text(value.sizes()), io::shape_text(shape));
     if (!value.is_floating_point())
       fail("{}: tensor {} has dtype {}, expected a floating-point dtype", where, item.key(),
            c10::toString(value.scalar_type()));
@@ -72,7 +69,11 @@ void assign_parameters(
 }
 
 LlamaForCausalLM load_model(const std::string& dir, const LoadOptions& options) {
-  ModelConfig config = load_config(dir);
+  return load_model(dir, load_config(dir), options);
+}
+
+LlamaForCausalLM load_model(const std::string& dir, const ModelConfig& config,
+                            const LoadOptions& options) {
   const auto tensors = io::CheckpointTensors::open(dir);
   LlamaForCausalLM model(config);
   assign_parameters(

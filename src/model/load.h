@@ -21,6 +21,9 @@ struct LoadOptions {
 // Missing and unexpected tensors are one error listing them; a shape that contradicts
 // config.json names the tensor and both shapes.
 LlamaForCausalLM load_model(const std::string& dir, const LoadOptions& options = {});
+// The same with config.json already read.
+LlamaForCausalLM load_model(const std::string& dir, const ModelConfig& config,
+                            const LoadOptions& options = {});
 
 // Gives the model's parameters their data from `tensors` (name -> tensor), with the same
 // checks as load_model; `where` names the source in errors.

@@ -29,10 +29,12 @@ torch::Tensor rope_inverse_frequencies(const ModelConfig& config) {
 
 Rope::Rope(const ModelConfig& config) : inv_freq_(rope_inverse_frequencies(config)) {}
 
-std::pair<torch::Tensor, torch::Tensor> Rope::cos_sin(const torch::Tensor& positions) const {
+std::pair<torch::Tensor, torch::Tensor> Rope::cos_sin(const torch::Tensor& positions,
+                                                      c10::ScalarType dtype) const {
   // freqs [B, T, D/2] = positions[..., None] * inv_freq; angles [B, T, D] = [freqs, freqs]
-  torch::Tensor inv_freq = inv_freq_.to(positions.device());
-  torch::Tensor freqs = positions.unsqueeze(-1).to(torch::kFloat32) * inv_freq;
+  const auto wide = torch::promote_types(dtype, torch::kFloat32);
+  torch::Tensor inv_freq = inv_freq_.to(positions.device(), wide);
+  torch::Tensor freqs = positions.unsqueeze(-1).to(wide) * inv_freq;
   torch::Tensor angles = torch::cat({freqs, freqs}, -1);
   return {angles.cos(), angles.sin()};
 }

@@ -21,9 +21,11 @@ torch::Tensor rope_inverse_frequencies(const ModelConfig& config);
 class Rope {
  public:
   explicit Rope(const ModelConfig& config);
-  // positions [B, T] (int64) -> cos, sin [B, T, D] in float32, where the angle of column j
-  // is position * inv_freq[j mod D/2] (the two halves share frequencies).
-  std::pair<torch::Tensor, torch::Tensor> cos_sin(const torch::Tensor& positions) const;
+  // positions [B, T] (int64) -> cos, sin [B, T, D], where the angle of column j is
+  // position * inv_freq[j mod D/2] (the two halves share frequencies). Computed in float32
+  // as transformers does, or in float64 when `dtype` is float64.
+  std::pair<torch::Tensor, torch::Tensor> cos_sin(const torch::Tensor& positions,
+                                                  c10::ScalarType dtype = torch::kFloat32) const;
 
  private:
   torch::Tensor inv_freq_;  // [D/2] float32

@@ -11,7 +11,7 @@ Sampler::Sampler(double temperature, double top_p, uint64_t seed)
     : temperature_(temperature),
       top_p_(top_p),
       generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {
-  if (temperature < 0) fail("--temperature must be >= 0 (got {})", temperature);
+  if (!(temperature >= 0)) fail("--temperature must be >= 0 (got {})", temperature);
   if (!(top_p > 0 && top_p <= 1)) fail("--top-p must be in (0, 1] (got {})", top_p);
 }
 

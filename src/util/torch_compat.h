@@ -8,9 +8,5 @@
   (TORCH_VERSION_MAJOR > (major) ||       \
    (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
-namespace zili {
-
-// Unsigned 16/32/64-bit integer dtypes exist (as storage types) since torch 2.3.
-constexpr bool kHasUnsignedWideDtypes = ZILI_TORCH_AT_LEAST(2, 3);
-
-}  // namespace zili
+// Where a feature depends on the version, test it here and nowhere else, e.g.
+// `#if ZILI_TORCH_AT_LEAST(2, 3)` around the unsigned 16/32/64-bit dtypes (src/io).

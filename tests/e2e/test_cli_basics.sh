@@ -17,7 +17,8 @@ grep -q "LlamaForCausalLM" out.txt && grep -q "parameters" out.txt && grep -q "L
 
 "$ZILI" generate --model tiny --prompt "The cat" --max-new-tokens 12 >gen1.txt 2>/dev/null
 "$ZILI" generate --model tiny --prompt "The cat" --max-new-tokens 12 >gen2.txt 2>/dev/null
-[ -s gen1.txt ] && cmp -s gen1.txt gen2.txt && pass "greedy generation is deterministic" || failed "greedy outputs differ"
+[ "$(wc -c <gen1.txt)" -gt 1 ] && cmp -s gen1.txt gen2.txt && pass "greedy generation is deterministic" \
+  || failed "greedy outputs empty or different: $(od -c gen1.txt | head -2)"
 "$ZILI" generate --model tiny --prompt "The cat" --max-new-tokens 12 --temperature 1 --seed 4 >s1.txt 2>/dev/null
 "$ZILI" generate --model tiny --prompt "The cat" --max-new-tokens 12 --temperature 1 --seed 4 >s2.txt 2>/dev/null
 "$ZILI" generate --model tiny --prompt "The cat" --max-new-tokens 12 --temperature 1 --seed 5 >s3.txt 2>/dev/null
@@ -29,6 +30,17 @@ run_ok "eval" "$ZILI" eval --model tiny --data texts.jsonl --out records.jsonl -
 grep -q "^overall: 2 lines" out.txt && pass "eval summary" || failed "eval summary: $(cat out.txt)"
 expect_equal "eval writes one record per line" "$(wc -l <records.jsonl)" "2"
 grep -q '"line":3' records.jsonl && pass "records keep the file's line numbers" || failed "line numbers: $(cat records.jsonl)"
+
+# bf16 weights in memory (fp32 math): the same figures to bf16 rounding of the weights.
+"$ZILI" eval --model tiny --data texts.jsonl >f32.txt 2>/dev/null
+"$ZILI" eval --model tiny --data texts.jsonl --dtype bf16 >bf16.txt 2>/dev/null
+python3 - f32.txt bf16.txt <<'PY' && pass "eval --dtype bf16 agrees with f32 to 1%" || failed "eval --dtype bf16: $(tail -1 bf16.txt)"
+import re, sys
+def logprob(path):
+    return float(re.search(r"logprob (-?[0-9.]+)", open(path).read().splitlines()[-1]).group(1))
+a, b = logprob(sys.argv[1]), logprob(sys.argv[2])
+sys.exit(0 if a != b and abs(a - b) <= 0.01 * abs(a) else 1)
+PY
 
 run_ok "init medium bf16 sharded" "$ZILI" init --preset medium --dtype bf16 --max-shard-size 50MB \
   --tokenizer tiny/tokenizer.model --out medium

@@ -60,6 +60,13 @@ expect_error "init: corrupt tokenizer" "texts.jsonl" "$ZILI" init --tokenizer te
 expect_error "init: both tokenizer flags" "exactly one of" \
   "$ZILI" init --tokenizer good/tokenizer.model --train-tokenizer "$CORPUS" --out x
 
+expect_error "init: vocabulary too large for the corpus" "smaller --vocab-size" \
+  "$ZILI" init --train-tokenizer "$CORPUS" --vocab-size 100000 --out big
+[ -e big ] && failed "init left a folder after failing to train" || pass "no output after a failed training"
+long=$(python3 -c 'print("word " * 600)')
+expect_error "generate: prompt longer than the model" "more than the model's 512 positions" \
+  "$ZILI" generate --model good --prompt "$long"
+expect_error "generate: NaN temperature" "--temperature" "$ZILI" generate --model good --prompt hi --temperature nan
 expect_error "generate: bad temperature" "--temperature" "$ZILI" generate --model good --prompt hi --temperature -1
 expect_error "generate: bad top-p" "--top-p" "$ZILI" generate --model good --prompt hi --temperature 1 --top-p 0
 expect_error "unknown flag" "--bogus" "$ZILI" eval --model good --data texts.jsonl --bogus

@@ -72,19 +72,14 @@ TRAIN = dict(model_type="bpe", byte_fallback=True, split_digits=True,
              shuffle_input_sentence=False, minloglevel=2)
 
 
-def write_tokenizer_dir(folder, model, add_bos, add_eos):
-    """The files zili's write_tokenizer_files writes (src/data/tokenizer.cpp)."""
+def write_tokenizer_dir(folder, zili_written, add_bos, add_eos):
+    """The tokenizer files `zili init` wrote, with the BOS/EOS flags set as asked."""
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(model, folder / "tokenizer.model")
-    special = dict(bos_token="<s>", eos_token="</s>", unk_token="<unk>")
-    added = {str(i): dict(content=c, lstrip=False, normalized=False, rstrip=False,
-                          single_word=False, special=True)
-             for i, c in enumerate(["<unk>", "<s>", "</s>"])}
-    config = dict(tokenizer_class="LlamaTokenizer", add_bos_token=add_bos, add_eos_token=add_eos,
-                  added_tokens_decoder=added, **special, pad_token=None, model_max_length=4096,
-                  legacy=False, clean_up_tokenization_spaces=False, sp_model_kwargs={})
+    for name in ("tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copyfile(zili_written / name, folder / name)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config.update(add_bos_token=add_bos, add_eos_token=add_eos)
     (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
-    (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
     return folder
 
 
@@ -136,12 +131,16 @@ def main():
     sp_no_prefix = spm.SentencePieceProcessor(model_proto=proto.SerializeToString())
     check = Checker()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=4)
+    # transformers reads the tokenizer files exactly as zili writes them.
+    zili_written = work / "zili-init"
+    subprocess.run([args.zili, "init", "--preset", "tiny", "--tokenizer", str(model), "--out",
+                    str(zili_written)], check=True, capture_output=True)
 
     configs = [(True, False, AGREE + LEADING_SPACE + SPECIAL_TEXT),
                (True, True, ["Hello world", "", "  x", "emoji \U0001f642"]),
                (False, True, ["Hello world", "", "12345"])]
     for add_bos, add_eos, texts in configs:
-        folder = write_tokenizer_dir(work / f"bos{int(add_bos)}-eos{int(add_eos)}", model,
+        folder = write_tokenizer_dir(work / f"bos{int(add_bos)}-eos{int(add_eos)}", zili_written,
                                      add_bos, add_eos)
         hf = AutoTokenizer.from_pretrained(str(folder))
         if type(hf).__name__ != "LlamaTokenizer":

@@ -63,10 +63,13 @@ TEST_CASE("KV-cache decoding gives the full forward's logits, token by token") {
       KVCache cache(c.num_hidden_layers);
       ForwardOptions options;
       options.cache = &cache;
-      // Prefill 4 positions at once, then one at a time.
+      // Prefill 4 positions at once, then a chunk of 3 on top of the cache, then one at a time.
       torch::Tensor first = model->logits(model->forward(ids.narrow(1, 0, 4), options));
       REQUIRE(torch::allclose(first, full.narrow(1, 0, 4), 1e-10, 1e-10));
-      for (int64_t t = 4; t < 13; ++t) {
+      torch::Tensor chunk = model->logits(model->forward(ids.narrow(1, 4, 3), options));
+      REQUIRE(cache.length() == 7);
+      REQUIRE(torch::allclose(chunk, full.narrow(1, 4, 3), 1e-10, 1e-10));
+      for (int64_t t = 7; t < 13; ++t) {
         torch::Tensor step = model->logits(model->forward(ids.narrow(1, t, 1), options));
         INFO("position " << t);
         REQUIRE(cache.length() == t + 1);
@@ -75,6 +78,27 @@ TEST_CASE("KV-cache decoding gives the full forward's logits, token by token") {
       }
     }
   }
+}
+
+TEST_CASE("a left-padded row with its attention mask gives the unpadded logits") {
+  ModelConfig c = tiny_config();
+  auto model = random_model(c, 8, torch::kFloat64);
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(13);
+  torch::Tensor ids = torch::randint(3, c.vocab_size, {1, 6}, torch::kInt64);
+  torch::Tensor alone = model->logits(model->forward(ids));  // [1, 6, V]
+  // Three pad tokens (id 0) in front; positions count real tokens only, as transformers'
+  // generate does for left padding.
+  torch::Tensor padded = torch::cat({torch::zeros({1, 3}, torch::kInt64), ids}, 1);
+  ForwardOptions options;
+  options.attention_mask = torch::tensor({0, 0, 0, 1, 1, 1, 1, 1, 1}, torch::kInt64).unsqueeze(0);
+  options.position_ids = torch::tensor({0, 0, 0, 0, 1, 2, 3, 4, 5}, torch::kInt64).unsqueeze(0);
+  torch::Tensor with_pads = model->logits(model->forward(padded, options));
+  REQUIRE(torch::allclose(with_pads.narrow(1, 3, 6), alone, 1e-10, 1e-10));
+  // Without the mask the pads leak into the real tokens.
+  options.attention_mask = torch::Tensor();
+  torch::Tensor leaky = model->logits(model->forward(padded, options));
+  REQUIRE((leaky.narrow(1, 3, 6) - alone).abs().max().item<double>() > 1e-3);
 }
 
 TEST_CASE("the sliding window changes what distant positions see") {
@@ -181,6 +205,22 @@ TEST_CASE("config.json errors name the file and the key") {
   json dtype = good;
   dtype["torch_dtype"] = "float8";
   REQUIRE_THAT(error_of(dtype), Catch::Contains("dtype \"float8\""));
+}
+
+TEST_CASE("Mistral's sliding_window: absent means 4096 (as transformers), null means none") {
+  nlohmann::json mistral = {{"architectures", {"MistralForCausalLM"}},
+                            {"hidden_size", 64},
+                            {"intermediate_size", 128},
+                            {"num_hidden_layers", 2},
+                            {"num_attention_heads", 4},
+                            {"vocab_size", 100}};
+  REQUIRE(parse_config(mistral, "m.json").sliding_window == 4096);
+  mistral["sliding_window"] = nullptr;
+  REQUIRE_FALSE(parse_config(mistral, "m.json").sliding_window.has_value());
+  mistral["sliding_window"] = 7;
+  REQUIRE(parse_config(mistral, "m.json").sliding_window == 7);
+  mistral["architectures"] = {"LlamaForCausalLM"};  // Llama has no window, whatever the key says
+  REQUIRE_FALSE(parse_config(mistral, "m.json").sliding_window.has_value());
 }
 
 TEST_CASE("config.json written by zili reads back to the same config") {
