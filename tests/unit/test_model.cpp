@@ -24,25 +24,30 @@ ModelConfig tiny_config(bool mistral_window = false) {
   return c;
 }
 
+// Gives `model` the named tensors, through the same checks as loading a checkpoint.
+void assign_from(LlamaForCausalLMImpl& model, const std::map<std::string, torch::Tensor>& tensors,
+                 const std::string& where) {
+  std::vector<std::string> names;
+  for (const auto& item : tensors) names.push_back(item.first);
+  assign_parameters(model,
+                    [&](const std::string& n) -> std::optional<torch::Tensor> {
+                      auto it = tensors.find(n);
+                      if (it == tensors.end()) return std::nullopt;
+                      return it->second;
+                    },
+                    names, where, {});
+}
+
 // A model with random weights scaled up so that predictions are far from uniform; in
 // float64 (weights and compute) where the comparisons need exactness beyond fp32 rounding.
 LlamaForCausalLM random_model(const ModelConfig& c, uint64_t seed,
                               c10::ScalarType dtype = torch::kFloat32) {
   auto weights = random_weights(c, seed, dtype);
   std::map<std::string, torch::Tensor> by_name;
-  std::vector<std::string> names;
-  for (auto& [name, tensor] : weights) {
+  for (auto& [name, tensor] : weights)
     by_name[name] = name.ends_with("norm.weight") ? tensor : tensor * 15;
-    names.push_back(name);
-  }
   LlamaForCausalLM model(c);
-  assign_parameters(*model,
-                    [&](const std::string& n) -> std::optional<torch::Tensor> {
-                      auto it = by_name.find(n);
-                      if (it == by_name.end()) return std::nullopt;
-                      return it->second;
-                    },
-                    names, "test", {});
+  assign_from(*model, by_name, "test");
   model->model->compute_dtype = dtype;
   return model;
 }
@@ -242,18 +247,10 @@ TEST_CASE("loading reports missing, unexpected and misshapen tensors") {
   ModelConfig c = tiny_config();
   auto weights = random_weights(c, 1, torch::kFloat32);
   std::map<std::string, torch::Tensor> by_name(weights.begin(), weights.end());
-  auto try_load = [&](std::map<std::string, torch::Tensor> tensors) {
-    std::vector<std::string> names;
-    for (auto& item : tensors) names.push_back(item.first);
+  auto try_load = [&](const std::map<std::string, torch::Tensor>& tensors) {
     LlamaForCausalLM model(c);
     try {
-      assign_parameters(*model,
-                        [&](const std::string& n) -> std::optional<torch::Tensor> {
-                          auto it = tensors.find(n);
-                          if (it == tensors.end()) return std::nullopt;
-                          return it->second;
-                        },
-                        names, "ckpt", {});
+      assign_from(*model, tensors, "ckpt");
     } catch (const zili::Error& e) {
       return std::string(e.what());
     }
