@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   zili::cli::add_generate_command(app);
   zili::cli::add_eval_command(app);
   zili::cli::add_tokenize_command(app);
+  zili::cli::add_lora_init_command(app);
+  zili::cli::add_merge_command(app);
 
   try {
     app.parse(argc, argv);

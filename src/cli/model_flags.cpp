@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "io/peft_adapter.h"
+#include "lora/lora_model.h"
 #include "model/load.h"
 #include "util/error.h"
 
@@ -12,6 +14,7 @@ namespace zili::cli {
 
 void add_model_flags(CLI::App& command, ModelFlags& flags) {
   command.add_option("--model", flags.model_dir, "Hugging Face checkpoint folder")->required();
+  command.add_option("--adapter", flags.adapter_dir, "PEFT LoRA adapter folder to apply");
   command.add_option("--dtype", flags.dtype,
                      "Weights' dtype in memory: f32, bf16 or f16 (default: the checkpoint's)");
 }
@@ -25,6 +28,8 @@ Checkpoint open_checkpoint(const ModelFlags& flags) {
   if (checkpoint.tokenizer.vocab_size() > checkpoint.config.vocab_size)
     fail("{}: tokenizer.model has {} pieces but config.json's vocab_size is {}", flags.model_dir,
          checkpoint.tokenizer.vocab_size(), checkpoint.config.vocab_size);
+  if (!flags.adapter_dir.empty())
+    lora::targeted_modules(checkpoint.config, io::read_adapter(flags.adapter_dir).config);
   return checkpoint;
 }
 
@@ -34,6 +39,11 @@ model::LlamaForCausalLM load_weights(const ModelFlags& flags, const model::Model
   if (!flags.dtype.empty()) options.dtype = model::parse_dtype_name(flags.dtype, "--dtype");
   model::LlamaForCausalLM model = model::load_model(flags.model_dir, config, options);
   model->eval();
+  if (!flags.adapter_dir.empty()) {
+    const auto lora = lora::LoraModel::load(*model, flags.adapter_dir);
+    spdlog::info("applied adapter {} (r={}, {} layers wrapped)", flags.adapter_dir, lora.config().r,
+                 lora.entries().size());
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   spdlog::info("loaded {} ({} layers) in {:.2f} s", flags.model_dir, config.num_hidden_layers,

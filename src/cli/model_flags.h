@@ -15,7 +15,8 @@ namespace zili::cli {
 
 struct ModelFlags {
   std::string model_dir;
-  std::string dtype;  // empty: the checkpoint's
+  std::string adapter_dir;  // empty: the base model alone
+  std::string dtype;        // empty: the checkpoint's
 };
 
 void add_model_flags(CLI::App& command, ModelFlags& flags);
@@ -25,9 +26,10 @@ struct Checkpoint {
   data::Tokenizer tokenizer;
 };
 
-// config.json and the tokenizer files, checked against each other (--dtype too).
+// config.json and the tokenizer files, checked against each other (--dtype and the adapter's
+// config too).
 Checkpoint open_checkpoint(const ModelFlags& flags);
-// The weights, in eval mode.
+// The weights, in eval mode, with the --adapter applied when given.
 model::LlamaForCausalLM load_weights(const ModelFlags& flags, const model::ModelConfig& config);
 
 }  // namespace zili::cli

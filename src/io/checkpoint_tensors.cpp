@@ -143,6 +143,12 @@ torch::Tensor CheckpointTensors::tensor(const std::string& name) const {
   return shards_[it->second.first]->tensor(name);
 }
 
+void CheckpointTensors::release(const std::string& name) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) fail("{}: the checkpoint has no tensor named '{}'", dir_, name);
+  shards_[it->second.first]->release(name);
+}
+
 std::vector<std::pair<std::string, uint64_t>> CheckpointTensors::files() const {
   std::vector<std::pair<std::string, uint64_t>> files;
   for (const auto& shard : shards_) files.emplace_back(shard->path(), shard->file_size());

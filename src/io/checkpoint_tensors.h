@@ -25,6 +25,9 @@ class CheckpointTensors {
   const TensorInfo& info(const std::string& name) const;  // zili::Error when absent
   bool contains(const std::string& name) const;
   torch::Tensor tensor(const std::string& name) const;  // zero-copy view into the shard
+  // SafetensorsFile::release on the shard holding `name`: drops its pages from memory, once
+  // no view of it is in use any more.
+  void release(const std::string& name) const;
   // The shard files in use, with their sizes in bytes.
   std::vector<std::pair<std::string, uint64_t>> files() const;
   bool sharded() const;

@@ -60,6 +60,12 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const;
   // A zero-copy CPU tensor of the named entry; zili::Error when absent.
   torch::Tensor tensor(const std::string& name) const;
+  // Gives back the physical pages holding the named tensor's bytes (madvise MADV_DONTNEED on
+  // the whole pages inside its byte range), so that a pass over a large file keeps one tensor
+  // resident, not all it has read. Safe only when no view of that tensor is still in use for
+  // its values: a later read faults the bytes in again from the file, and any in-place change
+  // made through a view is lost. zili::Error when absent.
+  void release(const std::string& name) const;
 
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;

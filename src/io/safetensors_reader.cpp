@@ -358,4 +358,20 @@ torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
       bytes, info->shape, [keep_alive](void*) {}, options);
 }
 
+void SafetensorsFile::release(const std::string& name) const {
+  const TensorInfo* info = find(name);
+  if (info == nullptr) fail("{}: no tensor named {}", state_->path, shown(name));
+  // Only the pages wholly inside [begin, end): a page shared with a neighbour stays, so
+  // releasing one tensor never discards a change made to another through its view.
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(state_->data + info->begin);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(state_->data + info->end);
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = end / page * page;
+  if (last <= first) return;
+  // On a private file mapping, MADV_DONTNEED drops the pages; the next access reads the file
+  // again. It cannot fail on a range inside our own mapping, so errors are ignored.
+  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 }  // namespace zili::io

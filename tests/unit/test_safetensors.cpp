@@ -254,6 +254,43 @@ TEST_CASE("safetensors: tensors are zero-copy views of a copy-on-write mapping",
   CHECK(bit_equal(b1, b));
 }
 
+// Resident pages of this process, in bytes (/proc/self/statm, second field).
+int64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * int64_t(::sysconf(_SC_PAGESIZE));
+}
+
+TEST_CASE("safetensors: release() gives back a tensor's pages, keeping its neighbours'",
+          "[safetensors]") {
+  TempDir dir;
+  const std::string path = dir.file("release.safetensors");
+  const torch::Tensor small = random_tensor(torch::kFloat32, {3});
+  const torch::Tensor big = random_tensor(torch::kFloat32, {4 << 20});  // 16 MiB
+  save_safetensors(path, {{"small", small}, {"big", big}});
+  auto file = SafetensorsFile::open(path);
+
+  // Reading every page of big maps it into this process; release() unmaps it again.
+  const int64_t before = resident_bytes();
+  CHECK(bit_equal(file->tensor("big"), big));
+  const int64_t read = resident_bytes();
+  CHECK(read - before > (8 << 20));
+  file->release("big");
+  CHECK(read - resident_bytes() > (8 << 20));
+  // The bytes come back from the file on the next read.
+  CHECK(bit_equal(file->tensor("big"), big));
+
+  // A change through a view is dropped with the pages (documented), but small shares its
+  // page with big's first bytes, so releasing big keeps the change to small.
+  file->tensor("big").fill_(1.0f);
+  file->tensor("small").fill_(2.0f);
+  file->release("big");
+  CHECK(file->tensor("big")[1 << 20].item<float>() == big[1 << 20].item<float>());
+  CHECK(file->tensor("small")[0].item<float>() == 2.0f);
+  CHECK_THROWS_AS(file->release("absent"), zili::Error);
+}
+
 TEST_CASE("safetensors: malformed files are rejected with one line naming file and defect",
           "[safetensors]") {
   struct Bad {

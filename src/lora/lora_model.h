@@ -1,0 +1,81 @@
+// LoRA on a loaded model: which linear layers an adapter wraps (PEFT's matching rules),
+// creating fresh adapters or loading PEFT ones, saving in the PEFT layout, and a scoped guard
+// that switches every adapter off so the same model in memory serves as the DPO reference.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "io/peft_adapter.h"
+#include "lora/lora_linear.h"
+#include "model/config.h"
+#include "model/llama.h"
+
+namespace zili::lora {
+
+// The linear layers LoRA may wrap, by module-name suffix; "all-linear" means all of them
+// (every linear but lm_head, as PEFT).
+const std::vector<std::string>& linear_suffixes();
+
+// The base's module names ("model.layers.3.self_attn.q_proj") that `config` targets: a name
+// matches a target t when it equals t or ends with "." + t (or, for a regex target, when the
+// whole name matches), restricted to layers_to_transform when given. A target that matches
+// nothing is a zili::Error (as PEFT's "not found in the base model").
+std::vector<std::string> targeted_modules(const model::ModelConfig& base,
+                                          const io::AdapterConfig& config);
+
+// "0-15" or "0,2,5-7" -> the layer indices; zili::Error on bad text.
+std::vector<int64_t> parse_layer_list(const std::string& text);
+
+class LoraModel {
+ public:
+  struct Entry {
+    std::string module;  // "model.layers.0.self_attn.q_proj"
+    std::shared_ptr<LoraAdapter> adapter;
+  };
+
+  // New adapters on the targeted layers: A ~ kaiming-uniform (U(-1/sqrt(in), 1/sqrt(in)),
+  // PEFT's default) or N(0, 1/r^2) with init_lora_weights "gaussian"; B = 0, so the model's
+  // output is unchanged. Seeded.
+  static LoraModel create(model::LlamaForCausalLMImpl& model, io::AdapterConfig config,
+                          uint64_t seed);
+  // The PEFT adapter in DIR on `model`; a tensor missing, extra, or of the wrong shape (another
+  // r than the config says, another model's sizes) is one error naming it and both shapes.
+  static LoraModel load(model::LlamaForCausalLMImpl& model, const std::string& dir);
+
+  // adapter_config.json + adapter_model.safetensors into DIR (an existing folder).
+  void save(const std::string& dir) const;
+  // Every A and B, fp32: what the optimizer trains.
+  std::vector<torch::Tensor> parameters() const;
+  void set_training(bool training);
+  void set_enabled(bool enabled);
+  bool enabled() const { return enabled_; }
+  const io::AdapterConfig& config() const { return config_; }
+  const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  io::AdapterConfig config_;
+  std::vector<Entry> entries_;
+  bool enabled_ = true;
+};
+
+// While alive, every adapter of `lora` is off: forwards give the base model's logits bit for
+// bit. Restores the previous state when it goes out of scope.
+class AdaptersDisabled {
+ public:
+  explicit AdaptersDisabled(LoraModel& lora) : lora_(lora), was_enabled_(lora.enabled()) {
+    lora_.set_enabled(false);
+  }
+  ~AdaptersDisabled() { lora_.set_enabled(was_enabled_); }
+  AdaptersDisabled(const AdaptersDisabled&) = delete;
+  AdaptersDisabled& operator=(const AdaptersDisabled&) = delete;
+
+ private:
+  LoraModel& lora_;
+  bool was_enabled_;
+};
+
+}  // namespace zili::lora

@@ -1,0 +1,263 @@
+// Merging a LoRA adapter into its base, streamed: check every adapter tensor against the
+// base's headers, plan the output shards from those headers, then compute and write one
+// tensor at a time, giving back the base's mapped pages after each.
+#include "lora/merge.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "io/checkpoint_tensors.h"
+#include "io/peft_adapter.h"
+#include "lora/lora_model.h"
+#include "model/config.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/staging_dir.h"
+
+namespace zili::lora {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Copied from the base when present; the first three are what zili's tokenizer reads.
+const char* const kTokenizerFiles[] = {"tokenizer.model", "tokenizer_config.json",
+                                       "special_tokens_map.json", "tokenizer.json",
+                                       "generation_config.json"};
+
+// The LoRA pair of one targeted linear layer, checked against the base.
+struct LoraPair {
+  std::string module;  // "model.layers.0.self_attn.q_proj"
+  std::string key_a;   // PEFT keys in the adapter file
+  std::string key_b;
+};
+
+uint64_t spec_bytes(const io::TensorSpec& spec) {
+  uint64_t bytes = io::dtype_size(spec.dtype);
+  for (int64_t dim : spec.shape) bytes *= uint64_t(dim);
+  return bytes;
+}
+
+// One adapter tensor: present, floating point, of the shape the base's weight implies.
+void check_adapter_tensor(const io::AdapterFiles& adapter, const std::string& key,
+                          const std::string& module, const std::vector<int64_t>& wanted,
+                          const io::TensorInfo& weight) {
+  const std::string& where = adapter.weights->path();
+  const io::TensorInfo* info = adapter.weights->find(key);
+  if (info == nullptr)
+    fail(
+        "{}: no tensor {} for the targeted module {} (does adapter_config.json match the "
+        "weights?)",
+        where, key, module);
+  if (!c10::isFloatingType(info->dtype))
+    fail("{}: tensor {} has dtype {}, expected a floating-point dtype", where, key,
+         io::dtype_to_safetensors(info->dtype));
+  if (info->shape != wanted)
+    fail(
+        "{}: tensor {} has shape {} but the base's {} {} with r = {} needs {} (an adapter for "
+        "another model, or another r than adapter_config.json says)",
+        where, key, io::shape_text(info->shape), weight.name, io::shape_text(weight.shape),
+        adapter.config.r, io::shape_text(wanted));
+}
+
+// Every targeted module's A [r, in] and B [out, r] against the base weight [out, in], and no
+// adapter tensor left over; all from headers, before any output exists.
+std::map<std::string, LoraPair> check_adapter(const std::string& base_dir,
+                                              const model::ModelConfig& config,
+                                              const io::CheckpointTensors& base,
+                                              const io::AdapterFiles& adapter) {
+  std::map<std::string, LoraPair> pairs;  // by the base weight's name
+  const int64_t r = adapter.config.r;
+  for (const std::string& module : targeted_modules(config, adapter.config)) {
+    const std::string weight_name = module + ".weight";
+    if (!base.contains(weight_name))
+      fail(
+          "{}: the adapter targets {} but the checkpoint has no tensor {}; merge into the base "
+          "the adapter was made for",
+          base_dir, module, weight_name);
+    const io::TensorInfo& weight = base.info(weight_name);
+    if (weight.shape.size() != 2 || !c10::isFloatingType(weight.dtype))
+      fail("{}: tensor {} is {} {}, not the floating-point [out, in] weight of a linear layer",
+           base_dir, weight_name, io::dtype_to_safetensors(weight.dtype),
+           io::shape_text(weight.shape));
+    LoraPair pair{module, io::peft_key(module, 'A'), io::peft_key(module, 'B')};
+    check_adapter_tensor(adapter, pair.key_a, module, {r, weight.shape[1]}, weight);
+    check_adapter_tensor(adapter, pair.key_b, module, {weight.shape[0], r}, weight);
+    pairs.emplace(weight_name, std::move(pair));
+  }
+  std::set<std::string> expected;
+  for (const auto& [weight, pair] : pairs) expected.insert({pair.key_a, pair.key_b});
+  for (const io::TensorInfo& info : adapter.weights->tensors())
+    if (!expected.count(info.name))
+      fail("{}: tensor {} is for a module this base lacks or the config does not target",
+           adapter.weights->path(), info.name);
+  return pairs;
+}
+
+// The output tensors in the order transformers writes them (embeddings, layer by layer, norm,
+// head), then any other tensor of the base by name; floating-point ones in `dtype`.
+std::vector<io::TensorSpec> output_specs(const model::ModelConfig& config,
+                                         const io::CheckpointTensors& base, c10::ScalarType dtype) {
+  std::vector<std::string> order;
+  std::set<std::string> listed;
+  for (const auto& shape : model::parameter_shapes(config))
+    if (base.contains(shape.name)) order.push_back(shape.name), listed.insert(shape.name);
+  for (const std::string& name : base.names())
+    if (!listed.count(name)) order.push_back(name);
+  std::vector<io::TensorSpec> specs;
+  for (const std::string& name : order) {
+    const io::TensorInfo& info = base.info(name);
+    specs.push_back({name, c10::isFloatingType(info.dtype) ? dtype : info.dtype, info.shape});
+  }
+  return specs;
+}
+
+// The tensor to write under spec.name, computed from the mapped base.
+torch::Tensor output_tensor(const io::TensorSpec& spec, const io::CheckpointTensors& base,
+                            const io::AdapterFiles& adapter, const LoraPair* pair) {
+  torch::Tensor w = base.tensor(spec.name);      // [out, in] for a linear weight
+  if (pair == nullptr) return w.to(spec.dtype);  // no copy when the dtype is kept
+  const torch::Tensor a = adapter.weights->tensor(pair->key_a).to(torch::kFloat32);  // [r, in]
+  const torch::Tensor b = adapter.weights->tensor(pair->key_b).to(torch::kFloat32);  // [out, r]
+  // W' = W + s B A, with s = alpha / r (alpha / sqrt(r) with rsLoRA). W, B and A are taken to
+  // fp32 and the sum is rounded once, to the output dtype: merging in bf16 arithmetic rounds
+  // the product and the sum too, a known source of drift between a merged model and base +
+  // adapter. torch::addmm(W, B, A, beta 1, alpha s) = W + s (B @ A), out of place: the
+  // mapped W is never written.
+  const torch::Tensor merged = torch::addmm(w.to(torch::kFloat32), b, a, 1.0,
+                                            adapter.config.scaling());  // [out, in] fp32
+  return merged.to(spec.dtype);
+}
+
+// The written file's pages leave the page cache (commit() has fsynced them, so they are
+// clean): merging a large model does not push everything else out of memory. Advisory.
+void drop_from_page_cache(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+}
+
+// One safetensors file holding specs[indices], written tensor by tensor.
+void write_shard(const std::string& path, const std::vector<io::TensorSpec>& specs,
+                 const std::vector<size_t>& indices, const io::CheckpointTensors& base,
+                 const io::AdapterFiles& adapter, const std::map<std::string, LoraPair>& pairs) {
+  std::vector<io::TensorSpec> part;
+  for (size_t i : indices) part.push_back(specs[i]);
+  // transformers refuses safetensors metadata without a "format" it knows.
+  io::SafetensorsWriter writer(path, part, {{"format", "pt"}});
+  for (const io::TensorSpec& spec : part) {
+    auto pair = pairs.find(spec.name);
+    const LoraPair* lora = pair == pairs.end() ? nullptr : &pair->second;
+    writer.write(output_tensor(spec, base, adapter, lora));
+    // The tensor (and any view of the mappings) is gone; its mapped pages can go too.
+    base.release(spec.name);
+    if (lora != nullptr) {
+      adapter.weights->release(lora->key_a);
+      adapter.weights->release(lora->key_b);
+    }
+  }
+  writer.commit();
+  drop_from_page_cache(path);
+}
+
+// model.safetensors, or shards model-00001-of-0000N.safetensors and the index, into dir.
+std::vector<std::string> write_weights(const std::string& dir,
+                                       const std::vector<io::TensorSpec>& specs,
+                                       uint64_t max_shard_bytes, const io::CheckpointTensors& base,
+                                       const io::AdapterFiles& adapter,
+                                       const std::map<std::string, LoraPair>& pairs) {
+  const std::vector<std::vector<size_t>> plan = io::plan_shards(specs, max_shard_bytes);
+  if (plan.size() <= 1) {
+    std::vector<size_t> all(specs.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    write_shard((fs::path(dir) / "model.safetensors").string(), specs, all, base, adapter, pairs);
+    return {"model.safetensors"};
+  }
+  std::vector<std::string> files;
+  nlohmann::json weight_map = nlohmann::json::object();
+  uint64_t total_size = 0;
+  for (size_t k = 0; k < plan.size(); ++k) {
+    const std::string shard = fmt::format("model-{:05d}-of-{:05d}.safetensors", k + 1, plan.size());
+    write_shard((fs::path(dir) / shard).string(), specs, plan[k], base, adapter, pairs);
+    for (size_t i : plan[k]) {
+      weight_map[specs[i].name] = shard;
+      total_size += spec_bytes(specs[i]);
+    }
+    files.push_back(shard);
+  }
+  const nlohmann::json index = {{"metadata", {{"total_size", total_size}}},
+                                {"weight_map", weight_map}};
+  write_file_atomic((fs::path(dir) / "model.safetensors.index.json").string(),
+                    index.dump(2) + "\n");
+  files.push_back("model.safetensors.index.json");
+  return files;
+}
+
+// --out must not be the base or the adapter: with --force the rename would delete them.
+void check_out_is_new(const std::string& out_dir, const std::string& base_dir,
+                      const std::string& adapter_dir) {
+  std::error_code error;
+  const std::pair<std::string, const char*> inputs[] = {{base_dir, "--model"},
+                                                        {adapter_dir, "--adapter"}};
+  for (const auto& [input, flag] : inputs)
+    if (fs::equivalent(out_dir, input, error))
+      fail("{}: --out is the {} folder; write the merged checkpoint to another folder", out_dir,
+           flag);
+}
+
+void check_free_space(const std::string& dir, uint64_t bytes) {
+  std::error_code error;
+  const fs::space_info space = fs::space(dir, error);
+  if (error) return;  // unknown: the writes will tell
+  const uint64_t needed = bytes + bytes / 100 + (uint64_t(1) << 20);  // headers, config, slack
+  if (space.available < needed)
+    fail(
+        "{}: the merged checkpoint needs {:.2f} GB but only {:.2f} GB is free there; free some "
+        "space or choose another --out",
+        dir, double(needed) / 1e9, double(space.available) / 1e9);
+}
+
+}  // namespace
+
+MergeSummary merge_adapter(const std::string& base_dir, const std::string& adapter_dir,
+                           const std::string& out_dir, const MergeOptions& options) {
+  const model::ModelConfig config = model::load_config(base_dir);
+  const io::CheckpointTensors base = io::CheckpointTensors::open(base_dir);
+  const io::AdapterFiles adapter = io::read_adapter(adapter_dir);
+  const std::map<std::string, LoraPair> pairs = check_adapter(base_dir, config, base, adapter);
+
+  MergeSummary summary;
+  summary.dtype = options.dtype.value_or(config.dtype);
+  const std::vector<io::TensorSpec> specs = output_specs(config, base, summary.dtype);
+  summary.merged_weights = int64_t(pairs.size());
+  summary.tensors = int64_t(specs.size());
+  for (const io::TensorSpec& spec : specs) summary.bytes += spec_bytes(spec);
+
+  check_out_is_new(out_dir, base_dir, adapter_dir);
+  StagingDir out(out_dir, options.overwrite);
+  check_free_space(out.path(), summary.bytes);
+  summary.weight_files =
+      write_weights(out.path(), specs, options.max_shard_bytes, base, adapter, pairs);
+
+  model::ModelConfig out_config = config;
+  out_config.dtype = summary.dtype;  // torch_dtype and dtype
+  model::save_config(out_config, out.path());
+  summary.other_files.push_back("config.json");
+  for (const char* name : kTokenizerFiles) {
+    const fs::path from = fs::path(base_dir) / name;
+    if (!fs::is_regular_file(from)) continue;
+    fs::copy_file(from, fs::path(out.path()) / name);
+    summary.other_files.push_back(name);
+  }
+  out.commit();
+  return summary;
+}
+
+}  // namespace zili::lora
