@@ -45,7 +45,8 @@ void run_init(const InitOptions& options) {
   if (options.tokenizer.empty() == options.train_tokenizer.empty())
     fail("give exactly one of --tokenizer FILE.model and --train-tokenizer CORPUS.txt");
   model::preset_config(options.preset, 0);  // an unknown preset fails before any work
-  StagingDir out(options.out, options.force);
+  StagingDir out(options.out, options.force, "--force",
+                 {options.tokenizer, options.train_tokenizer});
 
   std::string tokenizer_model = options.tokenizer;
   if (!options.train_tokenizer.empty()) {

@@ -51,16 +51,21 @@ void run_lora_init(const LoraInitOptions& options) {
   config.use_rslora = options.rslora;
   config.target_modules = split_commas(options.targets);
   if (config.target_modules.empty()) fail("--lora-targets: no module names given");
-  if (!options.layers.empty()) config.layers_to_transform = lora::parse_layer_list(options.layers);
+  const model::ModelConfig base = model::load_config(options.model_dir);
+  if (!options.layers.empty())
+    config.layers_to_transform = lora::parse_layer_list(options.layers, base.num_hidden_layers);
   if (options.init != "default" && options.init != "gaussian")
     fail("--init: \"{}\" is not an init (use default or gaussian)", options.init);
   config.init_lora_weights = options.init == "default" ? "true" : "gaussian";
   config.base_model_name_or_path = options.model_dir;
   if (options.random_b < 0) fail("--random-b must be >= 0 (got {})", options.random_b);
 
-  const model::ModelConfig base = model::load_config(options.model_dir);
-  lora::targeted_modules(base, config);  // target errors before anything is loaded
-  StagingDir out(options.out, options.force);
+  if (!(options.dropout >= 0 && options.dropout < 1))
+    fail("--lora-dropout must be in [0, 1) (got {})", options.dropout);
+  if (options.r <= 0) fail("--lora-r must be positive (got {})", options.r);
+  // Target errors before anything is loaded.
+  lora::targeted_modules(base, config, "--lora-targets", /*each_target_must_match=*/true);
+  StagingDir out(options.out, options.force, "--force", {options.model_dir});
   model::LlamaForCausalLM net = model::load_model(options.model_dir, base);
   lora::LoraModel lora = lora::LoraModel::create(*net, config, options.seed);
   if (options.random_b > 0) {
@@ -85,7 +90,8 @@ void add_lora_init_command(CLI::App& root) {
   cmd->add_option("--model", options->model_dir, "Base checkpoint folder")->required();
   cmd->add_option("--out", options->out, "Output adapter folder")->required();
   cmd->add_option("--lora-r", options->r, "Rank r")->capture_default_str();
-  cmd->add_option("--lora-alpha", options->alpha, "alpha: the update is scaled by alpha / r")
+  cmd->add_option("--lora-alpha", options->alpha,
+                  "alpha: the update is scaled by alpha / r (alpha / sqrt(r) with --rslora)")
       ->capture_default_str();
   cmd->add_option("--lora-dropout", options->dropout,
                   "Dropout on the adapter's input (training only)")

@@ -29,7 +29,7 @@ Checkpoint open_checkpoint(const ModelFlags& flags) {
     fail("{}: tokenizer.model has {} pieces but config.json's vocab_size is {}", flags.model_dir,
          checkpoint.tokenizer.vocab_size(), checkpoint.config.vocab_size);
   if (!flags.adapter_dir.empty())
-    lora::targeted_modules(checkpoint.config, io::read_adapter(flags.adapter_dir).config);
+    lora::check_adapter(checkpoint.config, io::read_adapter(flags.adapter_dir));
   return checkpoint;
 }
 

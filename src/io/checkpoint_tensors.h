@@ -25,8 +25,8 @@ class CheckpointTensors {
   const TensorInfo& info(const std::string& name) const;  // zili::Error when absent
   bool contains(const std::string& name) const;
   torch::Tensor tensor(const std::string& name) const;  // zero-copy view into the shard
-  // SafetensorsFile::release on the shard holding `name`: drops its pages from memory, once
-  // no view of it is in use any more.
+  // SafetensorsFile::release on the shard holding `name`: drops its pages from memory at
+  // once. Call it only when no view of that tensor is in use any more.
   void release(const std::string& name) const;
   // The shard files in use, with their sizes in bytes.
   std::vector<std::pair<std::string, uint64_t>> files() const;

@@ -83,6 +83,8 @@ AdapterConfig parse_adapter_config(const json& object, const std::string& where)
   config.r = object.at("r").get<int64_t>();
   config.lora_alpha = number(object, "lora_alpha", 8.0, where);  // PEFT's default alpha is 8
   config.lora_dropout = number(object, "lora_dropout", 0.0, where);
+  if (!(config.lora_dropout >= 0 && config.lora_dropout < 1))
+    fail("{}: \"lora_dropout\" must be in [0, 1), got {}", where, config.lora_dropout);
   if (present(object, "use_rslora")) {
     if (!object.at("use_rslora").is_boolean())
       fail("{}: \"use_rslora\" must be true or false", where);

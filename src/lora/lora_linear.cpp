@@ -48,12 +48,13 @@ void check_shapes(const torch::Tensor& x, const torch::Tensor& weight, const tor
 // Every product has r or the token dim as its inner or outer size: no [out, in] is formed,
 // and W, b, mask get no gradient (frozen; returned undefined).
 //
-// Saved for backward: x (not x_drop: x is kept alive anyway by the sibling projections that
-// read the same input, so saving it costs nothing, while x_drop would be a second [N, in]
-// per layer; backward recomputes x_drop = x ⊙ mask, one elementwise product), the mask
-// (only with dropout), W, A and B (references to existing tensors, no copies), and
-// xa [N, r]: r/in of x's size (0.4% for r=16, in=4096), which spares backward the
-// 2·N·in·r FLOPs of recomputing x_drop A^T. Only saved when B requires grad.
+// Saved for backward: x (autograd keeps the input of the base product's sibling paths
+// alive for q/k/v and gate/up anyway, and x_drop would be a new [N, in] tensor; backward
+// recomputes x_drop = x ⊙ mask, one elementwise product), the mask (only with dropout: then
+// it is an extra [N, in] tensor in the compute dtype per wrapped layer, a cost the training
+// issue may cut by storing it as bytes or regenerating it from a seed), W, A and B (references to
+// existing tensors, no copies), and xa [N, r]: r/in of x's size (0.4% for r=16, in=4096), which
+// spares backward the 2·N·in·r FLOPs of recomputing x_drop A^T. Only saved when B requires grad.
 //
 // Dtypes: the math runs in x's dtype (W, b, A, B cast to it); dA and dB are returned in
 // the dtype of A and B (fp32 master copies).

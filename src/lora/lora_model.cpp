@@ -5,6 +5,8 @@
 
 #include <array>
 #include <cmath>
+#include <filesystem>
+#include <map>
 #include <regex>
 
 #include <fmt/ranges.h>
@@ -32,10 +34,6 @@ int64_t layer_of(const std::string& module) {
   return std::stoll(module.substr(prefix.size(), module.find('.', prefix.size()) - prefix.size()));
 }
 
-std::string shape_of(const torch::Tensor& t) {
-  return io::shape_text(t.sizes());
-}
-
 }  // namespace
 
 const std::vector<std::string>& linear_suffixes() {
@@ -45,8 +43,10 @@ const std::vector<std::string>& linear_suffixes() {
 }
 
 std::vector<std::string> targeted_modules(const model::ModelConfig& base,
-                                          const io::AdapterConfig& config) {
+                                          const io::AdapterConfig& config, const std::string& where,
+                                          bool each_target_must_match) {
   std::vector<std::string> modules;  // every linear of the base but lm_head, in layer order
+  std::map<std::string, std::vector<int64_t>> shapes;
   for (const auto& shape : model::parameter_shapes(base)) {
     const std::string& name = shape.name;
     if (!name.starts_with("model.layers.") || !name.ends_with("_proj.weight")) continue;
@@ -56,10 +56,16 @@ std::vector<std::string> targeted_modules(const model::ModelConfig& base,
   if (targets.size() == 1 && targets[0] == "all-linear") targets = linear_suffixes();
   std::optional<std::regex> pattern;
   if (config.target_regex) {
+    if (config.layers_to_transform)
+      fail(
+          "{}: layers_to_transform cannot be combined with a regular-expression target_modules "
+          "(PEFT refuses it too)",
+          where);
     try {
       pattern = std::regex(*config.target_regex);
     } catch (const std::regex_error&) {
-      fail("target_modules: \"{}\" is not a valid regular expression", *config.target_regex);
+      fail("{}: target_modules \"{}\" is not a valid regular expression", where,
+           *config.target_regex);
     }
   }
   std::set<std::string> used;
@@ -79,18 +85,67 @@ std::vector<std::string> targeted_modules(const model::ModelConfig& base,
     }
     chosen.push_back(module);
   }
-  for (const std::string& t : targets)
-    if (!pattern && !used.count(t))
-      fail("target_modules: \"{}\" matches no layer of this {} (its linear layers: {})", t,
-           base.architecture, fmt::join(linear_suffixes(), ", "));
+  if (each_target_must_match && !pattern)
+    for (const std::string& t : targets)
+      if (!used.count(t))
+        fail("{}: target \"{}\" matches no layer of this {} (its linear layers: {})", where, t,
+             base.architecture, fmt::join(linear_suffixes(), ", "));
   if (chosen.empty())
-    fail("the adapter's target_modules and layers_to_transform select no layer of this model");
+    fail("{}: target_modules {} (layers {}) select no layer of this {} (its linear layers: {})",
+         where,
+         config.target_regex ? *config.target_regex : fmt::format("{}", fmt::join(targets, ",")),
+         config.layers_to_transform ? fmt::format("{}", fmt::join(*config.layers_to_transform, ","))
+                                    : std::string("all"),
+         base.architecture, fmt::join(linear_suffixes(), ", "));
   return chosen;
 }
 
-std::vector<int64_t> parse_layer_list(const std::string& text) {
-  std::vector<int64_t> layers;
-  const std::regex item(R"(\s*(\d+)\s*(?:-\s*(\d+))?\s*)");
+std::vector<AdapterTarget> check_adapter(const model::ModelConfig& base,
+                                         const io::AdapterFiles& adapter) {
+  const std::string& where = adapter.weights->path();
+  std::map<std::string, std::vector<int64_t>> weight_shapes;
+  for (const auto& shape : model::parameter_shapes(base)) weight_shapes[shape.name] = shape.shape;
+  const int64_t r = adapter.config.r;
+  std::vector<AdapterTarget> targets;
+  std::set<std::string> expected;
+  const std::string config_file =
+      (std::filesystem::path(where).parent_path() / "adapter_config.json").string();
+  for (const std::string& module : targeted_modules(base, adapter.config, config_file)) {
+    const auto& weight = weight_shapes.at(module + ".weight");  // [out, in]
+    AdapterTarget target{module, weight[1], weight[0]};
+    const std::pair<char, std::vector<int64_t>> wanted[2] = {{'A', {r, target.in}},
+                                                             {'B', {target.out, r}}};
+    for (const auto& [which, shape] : wanted) {
+      const std::string key = io::peft_key(module, which);
+      expected.insert(key);
+      const io::TensorInfo* info = adapter.weights->find(key);
+      if (info == nullptr)
+        fail(
+            "{}: no tensor {} for the targeted module {} (does adapter_config.json match the "
+            "weights?)",
+            where, key, module);
+      if (!c10::isFloatingType(info->dtype))
+        fail("{}: tensor {} has dtype {}, expected a floating-point dtype", where, key,
+             io::dtype_to_safetensors(info->dtype));
+      if (info->shape != shape)
+        fail(
+            "{}: tensor {} has shape {} but the base's {}.weight {} with r = {} needs {} (an "
+            "adapter for another model, or another r than adapter_config.json says)",
+            where, key, io::shape_text(info->shape), module, io::shape_text(weight), r,
+            io::shape_text(shape));
+    }
+    targets.push_back(target);
+  }
+  for (const io::TensorInfo& info : adapter.weights->tensors())
+    if (!expected.count(info.name))
+      fail("{}: tensor {} is for a module this base lacks or the config does not target", where,
+           info.name);
+  return targets;
+}
+
+std::vector<int64_t> parse_layer_list(const std::string& text, int64_t layers) {
+  std::vector<int64_t> list;
+  const std::regex item(R"(\s*(\d{1,9})\s*(?:-\s*(\d{1,9}))?\s*)");
   size_t start = 0;
   while (start <= text.size()) {
     const size_t comma = text.find(',', start);
@@ -101,11 +156,21 @@ std::vector<int64_t> parse_layer_list(const std::string& text) {
       fail("--lora-layers: cannot read \"{}\" (use e.g. 0-15 or 0,2,5-7)", text);
     const int64_t first = std::stoll(m[1]), last = m[2].matched ? std::stoll(m[2]) : first;
     if (last < first) fail("--lora-layers: range {}-{} runs backwards", first, last);
-    for (int64_t l = first; l <= last; ++l) layers.push_back(l);
+    if (last >= layers)
+      fail("--lora-layers: layer {} does not exist (the model has layers 0-{})", last, layers - 1);
+    for (int64_t l = first; l <= last; ++l) list.push_back(l);
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
-  return layers;
+  return list;
+}
+
+// "all-linear" becomes the explicit list: PEFT reads "all-linear" only as a plain string, so
+// a saved list must name the modules.
+static io::AdapterConfig with_explicit_targets(io::AdapterConfig config) {
+  if (config.target_modules == std::vector<std::string>{"all-linear"})
+    config.target_modules = linear_suffixes();
+  return config;
 }
 
 LoraModel LoraModel::create(model::LlamaForCausalLMImpl& model, io::AdapterConfig config,
@@ -116,16 +181,14 @@ LoraModel LoraModel::create(model::LlamaForCausalLMImpl& model, io::AdapterConfi
   if (config.init_lora_weights != "true" && config.init_lora_weights != "gaussian")
     fail("LoRA init \"{}\" is not supported (use default or gaussian)", config.init_lora_weights);
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  // Saved as the explicit list: PEFT reads "all-linear" only as a plain string, not a list.
-  if (config.target_modules == std::vector<std::string>{"all-linear"})
-    config.target_modules = linear_suffixes();
   LoraModel lora;
-  lora.config_ = config;
+  lora.config_ = with_explicit_targets(config);
   torch::NoGradGuard no_grad;
-  for (const std::string& module : targeted_modules(model.config(), config)) {
+  for (const std::string& module : targeted_modules(model.config(), config, "--lora-targets",
+                                                    /*each_target_must_match=*/true)) {
     model::LinearImpl& linear = linear_at(model, module);
     const int64_t in = linear.in_features, out = linear.out_features, r = config.r;
-    torch::Tensor a = torch::empty({r, in});
+    torch::Tensor a = torch::empty({r, in});  // drawn on the CPU (seeded), then moved
     if (config.init_lora_weights == "gaussian") {
       a.normal_(0.0, 1.0 / static_cast<double>(r), generator);
     } else {
@@ -145,48 +208,22 @@ LoraModel LoraModel::create(model::LlamaForCausalLMImpl& model, io::AdapterConfi
 
 LoraModel LoraModel::load(model::LlamaForCausalLMImpl& model, const std::string& dir) {
   io::AdapterFiles files = io::read_adapter(dir);
-  const std::string where = files.weights->path();
   LoraModel lora;
-  lora.config_ = files.config;
-  std::set<std::string> expected;
-  std::vector<std::pair<std::string, std::array<torch::Tensor, 2>>> weights;
-  for (const std::string& module : targeted_modules(model.config(), files.config)) {
-    model::LinearImpl& linear = linear_at(model, module);
-    const int64_t r = files.config.r;
-    std::array<torch::Tensor, 2> ab;
-    const std::pair<char, std::vector<int64_t>> wanted[2] = {{'A', {r, linear.in_features}},
-                                                             {'B', {linear.out_features, r}}};
-    for (int i = 0; i < 2; ++i) {
-      const std::string key = io::peft_key(module, wanted[i].first);
-      expected.insert(key);
-      if (!files.weights->find(key))
-        fail(
-            "{}: no tensor {} for the targeted module {} (does adapter_config.json match the "
-            "weights?)",
-            where, key, module);
-      torch::Tensor t = files.weights->tensor(key);
-      if (t.sizes() != c10::IntArrayRef(wanted[i].second))
-        fail(
-            "{}: tensor {} has shape {} but r = {} on this base needs {} (an adapter for another "
-            "model, or another r than adapter_config.json says)",
-            where, key, shape_of(t), r, io::shape_text(wanted[i].second));
-      if (!t.is_floating_point())
-        fail("{}: tensor {} has dtype {}, expected a floating-point dtype", where, key,
-             c10::toString(t.scalar_type()));
-      ab[i] = t.to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/true);
-    }
-    weights.push_back({module, ab});
-  }
-  for (const auto& info : files.weights->tensors())
-    if (!expected.count(info.name))
-      fail("{}: tensor {} is for a module this base lacks or the config does not target", where,
-           info.name);
-  for (auto& [module, ab] : weights) {
+  lora.config_ = with_explicit_targets(files.config);
+  for (const AdapterTarget& target : check_adapter(model.config(), files)) {
+    model::LinearImpl& linear = linear_at(model, target.module);
+    // fp32 master copies on the layer's device, whatever the file stores.
+    const auto options =
+        torch::TensorOptions().dtype(torch::kFloat32).device(linear.weight.device());
+    torch::Tensor a =
+        files.weights->tensor(io::peft_key(target.module, 'A')).to(options, false, true);
+    torch::Tensor b =
+        files.weights->tensor(io::peft_key(target.module, 'B')).to(options, false, true);
     auto adapter =
-        std::make_shared<LoraAdapter>(ab[0].set_requires_grad(true), ab[1].set_requires_grad(true),
+        std::make_shared<LoraAdapter>(a.set_requires_grad(true), b.set_requires_grad(true),
                                       files.config.scaling(), files.config.lora_dropout);
-    linear_at(model, module).adapter = adapter;
-    lora.entries_.push_back({module, adapter});
+    linear.adapter = adapter;
+    lora.entries_.push_back({target.module, adapter});
   }
   return lora;
 }

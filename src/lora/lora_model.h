@@ -22,13 +22,28 @@ const std::vector<std::string>& linear_suffixes();
 
 // The base's module names ("model.layers.3.self_attn.q_proj") that `config` targets: a name
 // matches a target t when it equals t or ends with "." + t (or, for a regex target, when the
-// whole name matches), restricted to layers_to_transform when given. A target that matches
-// nothing is a zili::Error (as PEFT's "not found in the base model").
+// whole name matches), restricted to layers_to_transform when given. Matching nothing at all
+// is a zili::Error (PEFT's "not found in the base model"); with `each_target_must_match`
+// (new adapters, where a typo should not pass silently) so is any target that matches nothing.
+// `where` names the source (adapter_config.json, or the flags) in errors.
 std::vector<std::string> targeted_modules(const model::ModelConfig& base,
-                                          const io::AdapterConfig& config);
+                                          const io::AdapterConfig& config, const std::string& where,
+                                          bool each_target_must_match = false);
 
-// "0-15" or "0,2,5-7" -> the layer indices; zili::Error on bad text.
-std::vector<int64_t> parse_layer_list(const std::string& text);
+// One targeted module and the shapes of its A [r, in] and B [out, r].
+struct AdapterTarget {
+  std::string module;  // "model.layers.0.self_attn.q_proj"
+  int64_t in = 0, out = 0;
+};
+
+// Checks an adapter against the shapes the base's config.json implies, from the headers only
+// (before anything is loaded): every targeted module's A and B present, floating point and of
+// the right shape, and no tensor left over. One error naming the tensor and both shapes.
+std::vector<AdapterTarget> check_adapter(const model::ModelConfig& base,
+                                         const io::AdapterFiles& adapter);
+
+// "0-15" or "0,2,5-7" -> the layer indices, each below `layers`; zili::Error on bad text.
+std::vector<int64_t> parse_layer_list(const std::string& text, int64_t layers);
 
 class LoraModel {
  public:

@@ -33,8 +33,7 @@ const char* const kTokenizerFiles[] = {"tokenizer.model", "tokenizer_config.json
 
 // The LoRA pair of one targeted linear layer, checked against the base.
 struct LoraPair {
-  std::string module;  // "model.layers.0.self_attn.q_proj"
-  std::string key_a;   // PEFT keys in the adapter file
+  std::string key_a;  // PEFT keys in the adapter file
   std::string key_b;
 };
 
@@ -44,59 +43,27 @@ uint64_t spec_bytes(const io::TensorSpec& spec) {
   return bytes;
 }
 
-// One adapter tensor: present, floating point, of the shape the base's weight implies.
-void check_adapter_tensor(const io::AdapterFiles& adapter, const std::string& key,
-                          const std::string& module, const std::vector<int64_t>& wanted,
-                          const io::TensorInfo& weight) {
-  const std::string& where = adapter.weights->path();
-  const io::TensorInfo* info = adapter.weights->find(key);
-  if (info == nullptr)
-    fail(
-        "{}: no tensor {} for the targeted module {} (does adapter_config.json match the "
-        "weights?)",
-        where, key, module);
-  if (!c10::isFloatingType(info->dtype))
-    fail("{}: tensor {} has dtype {}, expected a floating-point dtype", where, key,
-         io::dtype_to_safetensors(info->dtype));
-  if (info->shape != wanted)
-    fail(
-        "{}: tensor {} has shape {} but the base's {} {} with r = {} needs {} (an adapter for "
-        "another model, or another r than adapter_config.json says)",
-        where, key, io::shape_text(info->shape), weight.name, io::shape_text(weight.shape),
-        adapter.config.r, io::shape_text(wanted));
-}
-
-// Every targeted module's A [r, in] and B [out, r] against the base weight [out, in], and no
-// adapter tensor left over; all from headers, before any output exists.
-std::map<std::string, LoraPair> check_adapter(const std::string& base_dir,
+// The adapter against the base: its tensors against config.json's shapes (check_adapter),
+// and the checkpoint's weights against config.json, all from headers, before any output.
+std::map<std::string, LoraPair> adapter_pairs(const std::string& base_dir,
                                               const model::ModelConfig& config,
                                               const io::CheckpointTensors& base,
                                               const io::AdapterFiles& adapter) {
   std::map<std::string, LoraPair> pairs;  // by the base weight's name
-  const int64_t r = adapter.config.r;
-  for (const std::string& module : targeted_modules(config, adapter.config)) {
-    const std::string weight_name = module + ".weight";
+  for (const AdapterTarget& target : check_adapter(config, adapter)) {
+    const std::string weight_name = target.module + ".weight";
     if (!base.contains(weight_name))
-      fail(
-          "{}: the adapter targets {} but the checkpoint has no tensor {}; merge into the base "
-          "the adapter was made for",
-          base_dir, module, weight_name);
+      fail("{}: the adapter targets {} but the checkpoint has no tensor {}", base_dir,
+           target.module, weight_name);
     const io::TensorInfo& weight = base.info(weight_name);
-    if (weight.shape.size() != 2 || !c10::isFloatingType(weight.dtype))
-      fail("{}: tensor {} is {} {}, not the floating-point [out, in] weight of a linear layer",
-           base_dir, weight_name, io::dtype_to_safetensors(weight.dtype),
-           io::shape_text(weight.shape));
-    LoraPair pair{module, io::peft_key(module, 'A'), io::peft_key(module, 'B')};
-    check_adapter_tensor(adapter, pair.key_a, module, {r, weight.shape[1]}, weight);
-    check_adapter_tensor(adapter, pair.key_b, module, {weight.shape[0], r}, weight);
-    pairs.emplace(weight_name, std::move(pair));
+    if (weight.shape != std::vector<int64_t>{target.out, target.in} ||
+        !c10::isFloatingType(weight.dtype))
+      fail("{}: tensor {} is {} {}, but config.json implies a floating-point [{}, {}]", base_dir,
+           weight_name, io::dtype_to_safetensors(weight.dtype), io::shape_text(weight.shape),
+           target.out, target.in);
+    pairs.emplace(weight_name,
+                  LoraPair{io::peft_key(target.module, 'A'), io::peft_key(target.module, 'B')});
   }
-  std::set<std::string> expected;
-  for (const auto& [weight, pair] : pairs) expected.insert({pair.key_a, pair.key_b});
-  for (const io::TensorInfo& info : adapter.weights->tensors())
-    if (!expected.count(info.name))
-      fail("{}: tensor {} is for a module this base lacks or the config does not target",
-           adapter.weights->path(), info.name);
   return pairs;
 }
 
@@ -200,18 +167,6 @@ std::vector<std::string> write_weights(const std::string& dir,
   return files;
 }
 
-// --out must not be the base or the adapter: with --force the rename would delete them.
-void check_out_is_new(const std::string& out_dir, const std::string& base_dir,
-                      const std::string& adapter_dir) {
-  std::error_code error;
-  const std::pair<std::string, const char*> inputs[] = {{base_dir, "--model"},
-                                                        {adapter_dir, "--adapter"}};
-  for (const auto& [input, flag] : inputs)
-    if (fs::equivalent(out_dir, input, error))
-      fail("{}: --out is the {} folder; write the merged checkpoint to another folder", out_dir,
-           flag);
-}
-
 void check_free_space(const std::string& dir, uint64_t bytes) {
   std::error_code error;
   const fs::space_info space = fs::space(dir, error);
@@ -231,7 +186,7 @@ MergeSummary merge_adapter(const std::string& base_dir, const std::string& adapt
   const model::ModelConfig config = model::load_config(base_dir);
   const io::CheckpointTensors base = io::CheckpointTensors::open(base_dir);
   const io::AdapterFiles adapter = io::read_adapter(adapter_dir);
-  const std::map<std::string, LoraPair> pairs = check_adapter(base_dir, config, base, adapter);
+  const std::map<std::string, LoraPair> pairs = adapter_pairs(base_dir, config, base, adapter);
 
   MergeSummary summary;
   summary.dtype = options.dtype.value_or(config.dtype);
@@ -240,8 +195,7 @@ MergeSummary merge_adapter(const std::string& base_dir, const std::string& adapt
   summary.tensors = int64_t(specs.size());
   for (const io::TensorSpec& spec : specs) summary.bytes += spec_bytes(spec);
 
-  check_out_is_new(out_dir, base_dir, adapter_dir);
-  StagingDir out(out_dir, options.overwrite);
+  StagingDir out(out_dir, options.overwrite, "--force", {base_dir, adapter_dir});
   check_free_space(out.path(), summary.bytes);
   summary.weight_files =
       write_weights(out.path(), specs, options.max_shard_bytes, base, adapter, pairs);
@@ -253,7 +207,7 @@ MergeSummary merge_adapter(const std::string& base_dir, const std::string& adapt
   for (const char* name : kTokenizerFiles) {
     const fs::path from = fs::path(base_dir) / name;
     if (!fs::is_regular_file(from)) continue;
-    fs::copy_file(from, fs::path(out.path()) / name);
+    write_file_atomic((fs::path(out.path()) / name).string(), read_file(from.string()));
     summary.other_files.push_back(name);
   }
   out.commit();

@@ -1,6 +1,7 @@
 // Output folders written aside and renamed into place.
 #include "util/staging_dir.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -11,9 +12,22 @@ namespace fs = std::filesystem;
 
 namespace zili {
 
-StagingDir::StagingDir(std::string final_path, bool overwrite, const std::string& flag_hint)
+// True when `inner` is `outer` or lies inside it (after resolving links and "..").
+static bool is_within(const fs::path& inner, const fs::path& outer) {
+  std::error_code error;
+  const fs::path a = fs::weakly_canonical(inner, error), b = fs::weakly_canonical(outer, error);
+  auto [end, _] = std::mismatch(b.begin(), b.end(), a.begin(), a.end());
+  return end == b.end();
+}
+
+StagingDir::StagingDir(std::string final_path, bool overwrite, const std::string& flag_hint,
+                       const std::vector<std::string>& inputs)
     : final_(std::move(final_path)) {
   while (final_.size() > 1 && final_.back() == '/') final_.pop_back();
+  for (const std::string& input : inputs)
+    if (!input.empty() && is_within(input, final_))
+      fail("{}: the output folder is or holds the input {}; write to another folder", final_,
+           input);
   std::error_code error;
   if (fs::exists(final_)) {
     if (!fs::is_directory(final_))

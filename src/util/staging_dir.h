@@ -4,14 +4,17 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace zili {
 
 class StagingDir {
  public:
   // Refuses (zili::Error) when `final_path` exists and is not an empty folder, unless
-  // `overwrite`; `flag_hint` names the flag that allows it (e.g. "--force").
-  StagingDir(std::string final_path, bool overwrite, const std::string& flag_hint = "--force");
+  // `overwrite`; `flag_hint` names the flag that allows it (e.g. "--force"). Refuses always
+  // when `final_path` is, or holds, one of `inputs`: replacing it would delete what is read.
+  StagingDir(std::string final_path, bool overwrite, const std::string& flag_hint = "--force",
+             const std::vector<std::string>& inputs = {});
   ~StagingDir();
   const std::string& path() const { return staging_; }  // write here
   const std::string& final_path() const { return final_; }

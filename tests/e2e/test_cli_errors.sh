@@ -54,7 +54,9 @@ expect_error "init: unknown preset" 'unknown preset "huge"' \
 expect_error "init: bad dtype" 'dtype "f8"' "$ZILI" init --dtype f8 --tokenizer good/tokenizer.model --out x
 expect_error "init: bad shard size" "--max-shard-size" \
   "$ZILI" init --max-shard-size lots --tokenizer good/tokenizer.model --out x
-expect_error "init: existing output" "pass --force" "$ZILI" init --tokenizer good/tokenizer.model --out good
+expect_error "init: existing output" "pass --force" "$ZILI" init --train-tokenizer "$CORPUS" --out good
+expect_error "init: output holds the tokenizer" "holds the input good/tokenizer.model" \
+  "$ZILI" init --tokenizer good/tokenizer.model --out good --force
 expect_error "init: missing tokenizer" "nope.model" "$ZILI" init --tokenizer nope.model --out x
 expect_error "init: corrupt tokenizer" "texts.jsonl" "$ZILI" init --tokenizer texts.jsonl --out x
 expect_error "init: both tokenizer flags" "exactly one of" \

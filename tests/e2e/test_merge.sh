@@ -147,7 +147,11 @@ expect_error "bad --dtype" 'dtype "f8"' "$ZILI" merge --model base --adapter ad 
 no_leftovers x
 expect_error "bad --max-shard-size" "--max-shard-size" \
   "$ZILI" merge --model base --adapter ad --out x --max-shard-size lots
-expect_error "--out is the base" "--out is the --model folder" \
+expect_error "--out is the base" "holds the input" \
   "$ZILI" merge --model base --adapter ad --out base --force
 [ -f base/model.safetensors ] && pass "the base survives --out base --force" || failed "the base was replaced"
+mkdir -p nest && cp -r ad nest/ad
+expect_error "--out holds the adapter" "holds the input nest/ad" \
+  "$ZILI" merge --model base --adapter nest/ad --out nest --force
+[ -f nest/ad/adapter_model.safetensors ] && pass "the adapter survives" || failed "the adapter was deleted"
 finish

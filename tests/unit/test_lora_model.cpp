@@ -51,33 +51,40 @@ torch::Tensor logits_of(model::LlamaForCausalLMImpl& net, const torch::Tensor& i
 TEST_CASE("targeting follows PEFT: suffix match, all-linear, layers_to_transform") {
   io::AdapterConfig config;
   config.target_modules = {"q_proj", "v_proj"};
-  auto modules = lora::targeted_modules(tiny(), config);
+  auto modules = lora::targeted_modules(tiny(), config, "test");
   REQUIRE(modules == std::vector<std::string>{
                          "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
                          "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj"});
   config.target_modules = {"all-linear"};
-  REQUIRE(lora::targeted_modules(tiny(), config).size() == 2 * 7);
+  REQUIRE(lora::targeted_modules(tiny(), config, "test").size() == 2 * 7);
   config.layers_to_transform = std::vector<int64_t>{1};
-  modules = lora::targeted_modules(tiny(), config);
+  modules = lora::targeted_modules(tiny(), config, "test");
   REQUIRE(modules.size() == 7);
   for (const auto& m : modules) REQUIRE(m.starts_with("model.layers.1."));
   config.layers_to_transform.reset();
   config.target_modules = {"self_attn.o_proj"};  // a longer suffix also matches
-  REQUIRE(lora::targeted_modules(tiny(), config).size() == 2);
+  REQUIRE(lora::targeted_modules(tiny(), config, "test").size() == 2);
   config.target_regex = R"(.*\.0\.mlp\.(gate|up)_proj)";
-  REQUIRE(lora::targeted_modules(tiny(), config) ==
+  REQUIRE(lora::targeted_modules(tiny(), config, "test") ==
           std::vector<std::string>{"model.layers.0.mlp.gate_proj", "model.layers.0.mlp.up_proj"});
   config.target_regex.reset();
   config.target_modules = {"c_attn"};
-  REQUIRE_THROWS_WITH(lora::targeted_modules(tiny(), config),
+  REQUIRE_THROWS_WITH(lora::targeted_modules(tiny(), config, "test"),
+                      Catch::Contains("test") && Catch::Contains("select no layer"));
+  // PEFT loads an adapter when some target matches; a new adapter wants every target to.
+  config.target_modules = {"q_proj", "c_attn"};
+  REQUIRE(lora::targeted_modules(tiny(), config, "test").size() == 2);
+  REQUIRE_THROWS_WITH(lora::targeted_modules(tiny(), config, "--lora-targets", true),
                       Catch::Contains("\"c_attn\" matches no layer"));
 }
 
 TEST_CASE("layer lists: ranges and single layers") {
-  REQUIRE(lora::parse_layer_list("0-3") == std::vector<int64_t>{0, 1, 2, 3});
-  REQUIRE(lora::parse_layer_list("0,2,5-6") == std::vector<int64_t>{0, 2, 5, 6});
-  REQUIRE_THROWS_AS(lora::parse_layer_list("a-b"), Error);
-  REQUIRE_THROWS_AS(lora::parse_layer_list("5-2"), Error);
+  REQUIRE(lora::parse_layer_list("0-3", 8) == std::vector<int64_t>{0, 1, 2, 3});
+  REQUIRE(lora::parse_layer_list("0,2,5-6", 8) == std::vector<int64_t>{0, 2, 5, 6});
+  REQUIRE_THROWS_AS(lora::parse_layer_list("a-b", 8), Error);
+  REQUIRE_THROWS_AS(lora::parse_layer_list("5-2", 8), Error);
+  REQUIRE_THROWS_WITH(lora::parse_layer_list("0-4000000000", 8), Catch::Contains("cannot read"));
+  REQUIRE_THROWS_WITH(lora::parse_layer_list("6-9", 8), Catch::Contains("layers 0-7"));
 }
 
 TEST_CASE("a new adapter changes nothing; a trained one does; disabled gives the base exactly") {
@@ -94,8 +101,8 @@ TEST_CASE("a new adapter changes nothing; a trained one does; disabled gives the
   REQUIRE(lora.parameters().size() == 28);
   for (const auto& p : lora.parameters()) REQUIRE(p.requires_grad());
   for (const auto& p : net->parameters()) REQUIRE_FALSE(p.requires_grad());
-  // B = 0: the update is exactly zero, so the logits are those of the base.
-  REQUIRE(torch::allclose(logits_of(*net, ids), base, 0, 1e-6));
+  // B = 0: the update is exactly zero, so the logits are those of the base, bit for bit.
+  REQUIRE(torch::equal(logits_of(*net, ids), base));
 
   {
     torch::NoGradGuard no_grad;
@@ -108,6 +115,28 @@ TEST_CASE("a new adapter changes nothing; a trained one does; disabled gives the
     REQUIRE(torch::equal(logits_of(*net, ids), base));  // bit for bit
   }
   REQUIRE(torch::equal(logits_of(*net, ids), adapted));  // back on after the guard
+}
+
+TEST_CASE("new adapters are initialised as PEFT does, from the seed") {
+  auto net = random_model(tiny(), 1);
+  io::AdapterConfig config;
+  config.target_modules = {"up_proj"};  // in = 64, so the kaiming bound is 1/8
+  config.r = 16;
+  auto first = lora::LoraModel::create(*net, config, 5);
+  torch::Tensor a = first.entries()[0].adapter->lora_a.detach().clone();
+  REQUIRE(a.abs().max().item<double>() <= 0.125);
+  REQUIRE(a.abs().max().item<double>() > 0.11);  // uniform over the whole range
+  REQUIRE(torch::equal(lora::LoraModel::create(*net, config, 5).entries()[0].adapter->lora_a, a));
+  REQUIRE_FALSE(
+      torch::equal(lora::LoraModel::create(*net, config, 6).entries()[0].adapter->lora_a, a));
+  config.init_lora_weights = "gaussian";  // N(0, 1/r^2): std 1/16
+  config.target_modules = {"all-linear"};
+  auto gaussian = lora::LoraModel::create(*net, config, 5);
+  std::vector<torch::Tensor> as;
+  for (const auto& e : gaussian.entries()) as.push_back(e.adapter->lora_a.detach().flatten());
+  REQUIRE(torch::cat(as).std().item<double>() == Approx(1.0 / 16).epsilon(0.05));
+  for (const auto& e : gaussian.entries())
+    REQUIRE(e.adapter->lora_b.abs().max().item<double>() == 0);
 }
 
 TEST_CASE("save and load round trip in the PEFT layout") {
@@ -178,4 +207,18 @@ TEST_CASE("an adapter that does not fit the base is one error naming the tensor 
   json["rank_pattern"] = {{"q_proj", 2}};
   std::ofstream(dir + "/adapter_config.json") << json.dump();
   REQUIRE_THROWS_WITH(lora::LoraModel::load(*net, dir), Catch::Contains("rank_pattern"));
+
+  // A tensor missing for a targeted module, and one for a module not targeted.
+  json["rank_pattern"] = nlohmann::json::object();
+  json["target_modules"] = {"q_proj", "k_proj"};
+  std::ofstream(dir + "/adapter_config.json") << json.dump();
+  REQUIRE_THROWS_WITH(lora::LoraModel::load(*net, dir),
+                      Catch::Contains("no tensor") &&
+                          Catch::Contains("model.layers.0.self_attn.k_proj.lora_A.weight"));
+  json["target_modules"] = {"q_proj"};
+  json["layers_to_transform"] = {1};
+  std::ofstream(dir + "/adapter_config.json") << json.dump();
+  REQUIRE_THROWS_WITH(lora::LoraModel::load(*net, dir),
+                      Catch::Contains("model.layers.0.self_attn.q_proj.lora_A.weight") &&
+                          Catch::Contains("does not target"));
 }
