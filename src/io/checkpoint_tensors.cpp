@@ -67,10 +67,6 @@ std::vector<std::string> checkpoint_files_in(const std::string& dir) {
   return names;
 }
 
-uint64_t tensor_bytes(const torch::Tensor& tensor) {
-  return uint64_t(tensor.numel()) * dtype_size(tensor.scalar_type());
-}
-
 }  // namespace
 
 CheckpointTensors CheckpointTensors::open(const std::string& dir) {
@@ -229,6 +225,56 @@ std::vector<std::vector<size_t>> plan_shards(const std::vector<TensorSpec>& spec
   return shards;
 }
 
+std::vector<std::string> write_checkpoint_streaming(
+    const std::string& dir, const std::vector<TensorSpec>& specs, uint64_t max_shard_bytes,
+    const std::function<torch::Tensor(size_t)>& produce,
+    const std::map<std::string, std::string>& metadata,
+    const std::function<void(const std::string&)>& after_file) {
+  const std::vector<std::vector<size_t>> plan = plan_shards(specs, max_shard_bytes);
+  // transformers refuses safetensors metadata without a "format" it knows.
+  std::map<std::string, std::string> shard_metadata = metadata;
+  shard_metadata.emplace("format", "pt");
+  const auto write_file = [&](const std::string& name, const std::vector<size_t>& indices) {
+    const std::string path = (fs::path(dir) / name).string();
+    std::vector<TensorSpec> part;
+    for (size_t i : indices) part.push_back(specs[i]);
+    SafetensorsWriter writer(path, part, shard_metadata);
+    for (size_t i : indices) writer.write(produce(i));
+    writer.commit();
+    if (after_file) after_file(path);
+  };
+
+  if (plan.size() <= 1) {
+    std::vector<size_t> all(specs.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    write_file(kSingleFile, all);
+    return {kSingleFile};
+  }
+  std::vector<std::string> written;
+  json weight_map = json::object();
+  uint64_t total_size = 0;
+  for (size_t k = 0; k < plan.size(); ++k) {
+    const std::string shard = fmt::format("model-{:05d}-of-{:05d}.safetensors", k + 1, plan.size());
+    for (size_t i : plan[k]) {
+      TORCH_CHECK(!weight_map.contains(specs[i].name), "write_checkpoint_streaming: tensor '",
+                  specs[i].name, "' is listed twice");
+      weight_map[specs[i].name] = shard;
+      uint64_t bytes = dtype_size(specs[i].dtype);
+      for (int64_t dim : specs[i].shape) bytes *= uint64_t(dim);
+      total_size += bytes;
+    }
+    write_file(shard, plan[k]);
+    written.push_back(shard);
+  }
+  // The index goes last, so a new index never names a shard that is not yet complete.
+  // (Into a folder that already holds a save with the same shard names, use a fresh folder
+  // and rename it into place, as StagingDir does: the old index would see new shards.)
+  const json index = {{"metadata", {{"total_size", total_size}}}, {"weight_map", weight_map}};
+  write_file_atomic((fs::path(dir) / kIndexFile).string(), index.dump(2) + "\n");
+  written.push_back(kIndexFile);
+  return written;
+}
+
 std::vector<std::string> save_checkpoint_tensors(
     const std::string& dir, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
     uint64_t max_shard_bytes, const std::map<std::string, std::string>& metadata) {
@@ -236,43 +282,11 @@ std::vector<std::string> save_checkpoint_tensors(
   fs::create_directories(dir, error);
   if (error) fail("{}: cannot create folder: {}", dir, error.message());
   const std::vector<std::string> earlier = checkpoint_files_in(dir);
-
   std::vector<TensorSpec> specs;
   for (const auto& [name, tensor] : tensors)
     specs.push_back({name, tensor.scalar_type(), tensor.sizes().vec()});
-  const std::vector<std::vector<size_t>> plan = plan_shards(specs, max_shard_bytes);
-  // transformers refuses safetensors metadata without a "format" it knows.
-  std::map<std::string, std::string> shard_metadata = metadata;
-  shard_metadata.emplace("format", "pt");
-
-  std::vector<std::string> written;
-  if (plan.size() <= 1) {
-    save_safetensors((fs::path(dir) / kSingleFile).string(), tensors, shard_metadata);
-    written.push_back(kSingleFile);
-  } else {
-    json weight_map = json::object();
-    uint64_t total_size = 0;
-    for (size_t k = 0; k < plan.size(); ++k) {
-      const std::string shard =
-          fmt::format("model-{:05d}-of-{:05d}.safetensors", k + 1, plan.size());
-      std::vector<std::pair<std::string, torch::Tensor>> part;
-      for (size_t i : plan[k]) {
-        part.push_back(tensors[i]);
-        TORCH_CHECK(!weight_map.contains(tensors[i].first), "save_checkpoint_tensors: tensor '",
-                    tensors[i].first, "' is listed twice");
-        weight_map[tensors[i].first] = shard;
-        total_size += tensor_bytes(tensors[i].second);
-      }
-      save_safetensors((fs::path(dir) / shard).string(), part, shard_metadata);
-      written.push_back(shard);
-    }
-    // The index goes last, so a new index never names a shard that is not yet complete.
-    // (Into a folder that already holds a save with the same shard names, use a fresh folder
-    // and rename it into place, as StagingDir does: the old index would see new shards.)
-    const json index = {{"metadata", {{"total_size", total_size}}}, {"weight_map", weight_map}};
-    write_file_atomic((fs::path(dir) / kIndexFile).string(), index.dump(2) + "\n");
-    written.push_back(kIndexFile);
-  }
+  const std::vector<std::string> written = write_checkpoint_streaming(
+      dir, specs, max_shard_bytes, [&](size_t i) { return tensors[i].second; }, metadata);
 
   // Files of an earlier save that the new one did not replace; the stale index goes first,
   // so a reader never follows it to shards that are gone.

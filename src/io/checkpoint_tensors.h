@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,8 +49,19 @@ uint64_t parse_byte_size(const std::string& text);
 std::vector<std::vector<size_t>> plan_shards(const std::vector<TensorSpec>& specs,
                                              uint64_t max_shard_bytes);
 
+// Streams a checkpoint into DIR: model.safetensors when everything fits one shard, else
+// shards plus model.safetensors.index.json (written last). `produce(i)` gives the tensor of
+// specs[i], in order, one at a time, so only one needs to exist at once; `after_file(path)`
+// runs when each file is complete. Each file is written atomically. Returns the file names.
+std::vector<std::string> write_checkpoint_streaming(
+    const std::string& dir, const std::vector<TensorSpec>& specs, uint64_t max_shard_bytes,
+    const std::function<torch::Tensor(size_t)>& produce,
+    const std::map<std::string, std::string>& metadata = {},
+    const std::function<void(const std::string&)>& after_file = {});
+
 // Writes the named tensors into DIR as model.safetensors (one shard) or as shards plus
-// model.safetensors.index.json, each file atomically. Returns the file names written.
+// model.safetensors.index.json, each file atomically, and removes the files of an earlier
+// save there that the new one did not replace. Returns the file names written.
 std::vector<std::string> save_checkpoint_tensors(
     const std::string& dir, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
     uint64_t max_shard_bytes, const std::map<std::string, std::string>& metadata = {});

@@ -111,62 +111,6 @@ void drop_from_page_cache(const std::string& path) {
   ::close(fd);
 }
 
-// One safetensors file holding specs[indices], written tensor by tensor.
-void write_shard(const std::string& path, const std::vector<io::TensorSpec>& specs,
-                 const std::vector<size_t>& indices, const io::CheckpointTensors& base,
-                 const io::AdapterFiles& adapter, const std::map<std::string, LoraPair>& pairs) {
-  std::vector<io::TensorSpec> part;
-  for (size_t i : indices) part.push_back(specs[i]);
-  // transformers refuses safetensors metadata without a "format" it knows.
-  io::SafetensorsWriter writer(path, part, {{"format", "pt"}});
-  for (const io::TensorSpec& spec : part) {
-    auto pair = pairs.find(spec.name);
-    const LoraPair* lora = pair == pairs.end() ? nullptr : &pair->second;
-    writer.write(output_tensor(spec, base, adapter, lora));
-    // The tensor (and any view of the mappings) is gone; its mapped pages can go too.
-    base.release(spec.name);
-    if (lora != nullptr) {
-      adapter.weights->release(lora->key_a);
-      adapter.weights->release(lora->key_b);
-    }
-  }
-  writer.commit();
-  drop_from_page_cache(path);
-}
-
-// model.safetensors, or shards model-00001-of-0000N.safetensors and the index, into dir.
-std::vector<std::string> write_weights(const std::string& dir,
-                                       const std::vector<io::TensorSpec>& specs,
-                                       uint64_t max_shard_bytes, const io::CheckpointTensors& base,
-                                       const io::AdapterFiles& adapter,
-                                       const std::map<std::string, LoraPair>& pairs) {
-  const std::vector<std::vector<size_t>> plan = io::plan_shards(specs, max_shard_bytes);
-  if (plan.size() <= 1) {
-    std::vector<size_t> all(specs.size());
-    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-    write_shard((fs::path(dir) / "model.safetensors").string(), specs, all, base, adapter, pairs);
-    return {"model.safetensors"};
-  }
-  std::vector<std::string> files;
-  nlohmann::json weight_map = nlohmann::json::object();
-  uint64_t total_size = 0;
-  for (size_t k = 0; k < plan.size(); ++k) {
-    const std::string shard = fmt::format("model-{:05d}-of-{:05d}.safetensors", k + 1, plan.size());
-    write_shard((fs::path(dir) / shard).string(), specs, plan[k], base, adapter, pairs);
-    for (size_t i : plan[k]) {
-      weight_map[specs[i].name] = shard;
-      total_size += spec_bytes(specs[i]);
-    }
-    files.push_back(shard);
-  }
-  const nlohmann::json index = {{"metadata", {{"total_size", total_size}}},
-                                {"weight_map", weight_map}};
-  write_file_atomic((fs::path(dir) / "model.safetensors.index.json").string(),
-                    index.dump(2) + "\n");
-  files.push_back("model.safetensors.index.json");
-  return files;
-}
-
 void check_free_space(const std::string& dir, uint64_t bytes) {
   std::error_code error;
   const fs::space_info space = fs::space(dir, error);
@@ -197,8 +141,33 @@ MergeSummary merge_adapter(const std::string& base_dir, const std::string& adapt
 
   StagingDir out(out_dir, options.overwrite, "--force", {base_dir, adapter_dir});
   check_free_space(out.path(), summary.bytes);
-  summary.weight_files =
-      write_weights(out.path(), specs, options.max_shard_bytes, base, adapter, pairs);
+  // One tensor at a time: computed, written, then its mapped pages (base and adapter) given
+  // back. The output may be a view of the mapping, so a tensor's pages go only once the next
+  // one is asked for (it has been written by then) or its file is complete.
+  const io::TensorSpec* written = nullptr;
+  const auto release_written = [&] {
+    if (written == nullptr) return;
+    base.release(written->name);
+    if (auto pair = pairs.find(written->name); pair != pairs.end()) {
+      adapter.weights->release(pair->second.key_a);
+      adapter.weights->release(pair->second.key_b);
+    }
+    written = nullptr;
+  };
+  const auto produce = [&](size_t i) {
+    release_written();
+    auto pair = pairs.find(specs[i].name);
+    torch::Tensor tensor =
+        output_tensor(specs[i], base, adapter, pair == pairs.end() ? nullptr : &pair->second);
+    written = &specs[i];
+    return tensor;
+  };
+  const auto file_done = [&](const std::string& path) {
+    release_written();
+    drop_from_page_cache(path);
+  };
+  summary.weight_files = io::write_checkpoint_streaming(out.path(), specs, options.max_shard_bytes,
+                                                        produce, {}, file_done);
 
   model::ModelConfig out_config = config;
   out_config.dtype = summary.dtype;  // torch_dtype and dtype
