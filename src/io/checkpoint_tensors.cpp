@@ -204,8 +204,7 @@ std::vector<std::vector<size_t>> plan_shards(const std::vector<TensorSpec>& spec
   std::vector<size_t> current;
   uint64_t current_bytes = 0;
   for (size_t i = 0; i < specs.size(); ++i) {
-    uint64_t bytes = dtype_size(specs[i].dtype);
-    for (int64_t dim : specs[i].shape) bytes *= uint64_t(dim);
+    const uint64_t bytes = spec_bytes(specs[i]);
     if (bytes > max_shard_bytes) {  // a shard of its own, keeping the order
       if (!current.empty()) shards.push_back(std::move(current));
       current.clear();
@@ -259,9 +258,7 @@ std::vector<std::string> write_checkpoint_streaming(
       TORCH_CHECK(!weight_map.contains(specs[i].name), "write_checkpoint_streaming: tensor '",
                   specs[i].name, "' is listed twice");
       weight_map[specs[i].name] = shard;
-      uint64_t bytes = dtype_size(specs[i].dtype);
-      for (int64_t dim : specs[i].shape) bytes *= uint64_t(dim);
-      total_size += bytes;
+      total_size += spec_bytes(specs[i]);
     }
     write_file(shard, plan[k]);
     written.push_back(shard);

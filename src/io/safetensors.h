@@ -38,6 +38,10 @@ std::string dtype_to_safetensors(c10::ScalarType dtype);
 // "[2, 3]": a shape as error messages print it.
 std::string shape_text(c10::IntArrayRef shape);
 
+// Bytes of a tensor of this spec: element size x the shape's product (TORCH_CHECK on a
+// negative dimension, an overflow, or a dtype safetensors cannot store).
+uint64_t spec_bytes(const TensorSpec& spec);
+
 // Bytes of one element; 0 when the dtype cannot be stored in safetensors.
 size_t dtype_size(c10::ScalarType dtype);
 // "F64, F32, ..." : the safetensors dtype names this build reads and writes (for messages).

@@ -59,6 +59,18 @@ size_t dtype_size(c10::ScalarType dtype) {
   return 0;
 }
 
+uint64_t spec_bytes(const TensorSpec& spec) {
+  uint64_t bytes = dtype_size(spec.dtype);
+  TORCH_CHECK(bytes > 0, "tensor '", spec.name, "' has dtype ", c10::toString(spec.dtype),
+              ", which safetensors cannot store");
+  for (int64_t dim : spec.shape) {
+    TORCH_CHECK(dim >= 0, "tensor '", spec.name, "' has negative dim ", dim);
+    TORCH_CHECK(!__builtin_mul_overflow(bytes, uint64_t(dim), &bytes), "tensor '", spec.name,
+                "' is too large");
+  }
+  return bytes;
+}
+
 std::string shape_text(c10::IntArrayRef shape) {
   return fmt::format("[{}]", fmt::join(shape.begin(), shape.end(), ", "));
 }

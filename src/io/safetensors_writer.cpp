@@ -23,18 +23,12 @@ static_assert(std::endian::native == std::endian::little, "safetensors I/O assum
 
 namespace {
 
-uint64_t spec_bytes(const std::string& path, const TensorSpec& spec) {
+uint64_t storable_spec_bytes(const std::string& path, const TensorSpec& spec) {
   const size_t element = dtype_size(spec.dtype);
   if (element == 0)
     fail("{}: tensor '{}' has dtype {}, which safetensors cannot store (it stores {})", path,
          spec.name, c10::toString(spec.dtype), safetensors_dtype_names());
-  uint64_t bytes = element;
-  for (int64_t dim : spec.shape) {
-    TORCH_CHECK(dim >= 0, "SafetensorsWriter: tensor '", spec.name, "' has negative dim ", dim);
-    TORCH_CHECK(!__builtin_mul_overflow(bytes, uint64_t(dim), &bytes),
-                "SafetensorsWriter: tensor '", spec.name, "' is too large");
-  }
-  return bytes;
+  return spec_bytes(spec);
 }
 
 // 8-byte little-endian length N, then N bytes of JSON padded with spaces so that the data
@@ -49,7 +43,7 @@ std::string header_bytes(const std::string& path, const std::vector<TensorSpec>&
     TORCH_CHECK(spec.name != "__metadata__", "SafetensorsWriter: '__metadata__' is reserved");
     TORCH_CHECK(names.insert(spec.name).second, "SafetensorsWriter: tensor '", spec.name,
                 "' is listed twice");
-    const uint64_t end = offset + spec_bytes(path, spec);
+    const uint64_t end = offset + storable_spec_bytes(path, spec);
     nlohmann::ordered_json entry = nlohmann::ordered_json::object();
     entry["dtype"] = dtype_to_safetensors(spec.dtype);
     entry["shape"] = spec.shape;

@@ -37,12 +37,6 @@ struct LoraPair {
   std::string key_b;
 };
 
-uint64_t spec_bytes(const io::TensorSpec& spec) {
-  uint64_t bytes = io::dtype_size(spec.dtype);
-  for (int64_t dim : spec.shape) bytes *= uint64_t(dim);
-  return bytes;
-}
-
 // The adapter against the base: its tensors against config.json's shapes (check_adapter),
 // and the checkpoint's weights against config.json, all from headers, before any output.
 std::map<std::string, LoraPair> adapter_pairs(const std::string& base_dir,
@@ -137,7 +131,7 @@ MergeSummary merge_adapter(const std::string& base_dir, const std::string& adapt
   const std::vector<io::TensorSpec> specs = output_specs(config, base, summary.dtype);
   summary.merged_weights = int64_t(pairs.size());
   summary.tensors = int64_t(specs.size());
-  for (const io::TensorSpec& spec : specs) summary.bytes += spec_bytes(spec);
+  for (const io::TensorSpec& spec : specs) summary.bytes += io::spec_bytes(spec);
 
   StagingDir out(out_dir, options.overwrite, "--force", {base_dir, adapter_dir});
   check_free_space(out.path(), summary.bytes);
