@@ -14,6 +14,7 @@ void add_eval_command(CLI::App& root);
 void add_tokenize_command(CLI::App& root);
 void add_lora_init_command(CLI::App& root);
 void add_merge_command(CLI::App& root);
+void add_sft_command(CLI::App& root);
 
 // --threads N on a subcommand (default: all cores); apply it with set_threads().
 void add_threads_option(CLI::App& command, int& threads);

@@ -1,10 +1,12 @@
-// `zili eval`: log-likelihood of {"text": ...} lines under the model: per line the sum of
-// token log-probabilities, the token count and the perplexity, and the same overall;
-// with --per-token, each line's ids and the log-probability of each token given the ones
-// before it.
+// `zili eval`: log-likelihood of JSONL lines under the model: per line the sum of the scored
+// tokens' log-probabilities, their count and the perplexity, and the same overall. {"text": ...}
+// lines score every token after the first; the SFT layouts (prompt/completion, messages)
+// score the completion / assistant tokens only, as the training loss does. With --per-token,
+// each line's ids and the log-probability of each token given the ones before it.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -13,8 +15,10 @@
 #include "cli/commands.h"
 #include "cli/model_flags.h"
 #include "data/jsonl.h"
+#include "data/sft_data.h"
 #include "model/config.h"
 #include "model/logprobs.h"
+#include "train/sft.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -26,6 +30,7 @@ struct EvalOptions {
   std::string data;
   std::string out;
   bool per_token = false;
+  std::string chat_template = "auto";
   int batch_size = 8;
   int threads = 1;
 };
@@ -33,13 +38,45 @@ struct EvalOptions {
 struct Example {
   int64_t line = 0;
   std::vector<int64_t> ids;
+  std::vector<uint8_t> scored;  // [T]: 1 when ids[t] counts (t >= 1); empty: all of them
 };
+
+// Whether the file's first line is {"text": ...} (else one of the SFT layouts).
+bool is_text_layout(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json object = nlohmann::json::parse(line, nullptr, false);
+    return object.is_object() && object.contains("text");
+  }
+  return true;  // empty: read_texts says so
+}
+
+// prompt/completion or messages lines: the completion / assistant tokens are scored.
+std::vector<Example> read_sft_lines(const std::string& path, const data::Tokenizer& tokenizer,
+                                    const EvalOptions& options, int64_t max_positions) {
+  data::SftDataOptions sft;
+  const train::ChatTemplateChoice choice =
+      train::resolve_chat_template(options.chat_template, options.model.model_dir);
+  sft.chat_template = choice.chat_template;
+  sft.max_length = max_positions;
+  sft.drop_overlong = true;
+  data::SftDataset set = data::read_sft_data(path, tokenizer, sft);
+  if (set.stats.dropped_overlong > 0)
+    fail("{}: {} lines are longer than the model's {} positions", path, set.stats.dropped_overlong,
+         max_positions);
+  train::log_chat_template(choice);
+  std::vector<Example> examples;
+  for (auto& e : set.examples) examples.push_back({e.line, std::move(e.ids), std::move(e.target)});
+  return examples;
+}
 
 std::vector<Example> read_texts(const std::string& path, const data::Tokenizer& tokenizer,
                                 int64_t max_positions) {
   std::vector<Example> examples;
   data::for_each_jsonl_object(path, [&](int64_t line, const nlohmann::json& object) {
-    Example example{line, tokenizer.encode(data::jsonl_string(object, "text", path, line))};
+    Example example{line, tokenizer.encode(data::jsonl_string(object, "text", path, line)), {}};
     if (static_cast<int64_t>(example.ids.size()) > max_positions)
       fail("{}:{}: {} tokens, more than the model's {} positions", path, line, example.ids.size(),
            max_positions);
@@ -55,8 +92,11 @@ void run_eval(const EvalOptions& options) {
   if (options.batch_size < 1) fail("--batch-size must be at least 1");
   // Everything a user can get wrong in the data or --out is checked before the model loads.
   const Checkpoint checkpoint = open_checkpoint(options.model);
+  const int64_t positions = checkpoint.config.max_position_embeddings;
   const auto examples =
-      read_texts(options.data, checkpoint.tokenizer, checkpoint.config.max_position_embeddings);
+      is_text_layout(options.data)
+          ? read_texts(options.data, checkpoint.tokenizer, positions)
+          : read_sft_lines(options.data, checkpoint.tokenizer, options, positions);
   if (!options.out.empty()) check_writable_file(options.out);
   model::LlamaForCausalLM model = load_weights(options.model, checkpoint.config);
   auto& net = *model;
@@ -82,8 +122,15 @@ void run_eval(const EvalOptions& options) {
     torch::Tensor logprobs = model::token_logprobs(net, ids, lengths).to(torch::kFloat64);
     for (size_t i = 0; i < count; ++i) {
       const Example& example = examples[first + i];
-      const int64_t tokens = std::max<int64_t>(0, lengths[i] - 1);  // the first is not predicted
-      torch::Tensor row = logprobs[i].narrow(0, 0, tokens);
+      // The first token is not predicted; entry t of the row scores ids[t + 1].
+      torch::Tensor row = logprobs[i].narrow(0, 0, std::max<int64_t>(0, lengths[i] - 1));
+      if (!example.scored.empty()) {
+        torch::Tensor scored =
+            torch::tensor(std::vector<int64_t>(example.scored.begin() + 1, example.scored.end()))
+                .to(torch::kBool);
+        row = row.masked_select(scored);
+      }
+      const int64_t tokens = row.numel();
       const double sum = row.sum().item<double>();
       total_logprob += sum;
       total_tokens += tokens;
@@ -124,7 +171,13 @@ void add_eval_command(CLI::App& root) {
   CLI::App* cmd =
       root.add_subcommand("eval", "Log-likelihood and perplexity of {\"text\": ...} JSONL lines");
   add_model_flags(*cmd, options->model);
-  cmd->add_option("--data", options->data, "JSONL file, one {\"text\": ...} per line")->required();
+  cmd->add_option("--data", options->data,
+                  "JSONL: {\"text\": ...} lines, or the SFT layouts (prompt/completion, messages: "
+                  "completion tokens scored)")
+      ->required();
+  cmd->add_option("--chat-template", options->chat_template,
+                  "For messages lines: llama2, mistral, chatml, zephyr, alpaca, plain or auto")
+      ->capture_default_str();
   cmd->add_option("--out", options->out, "Write one JSON record per line to this file");
   cmd->add_flag("--per-token", options->per_token,
                 "Also give each line's token ids and per-token log-probabilities");

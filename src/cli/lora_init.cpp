@@ -10,6 +10,7 @@
 #include "model/load.h"
 #include "util/error.h"
 #include "util/staging_dir.h"
+#include "util/strings.h"
 
 namespace zili::cli {
 namespace {
@@ -28,20 +29,6 @@ struct LoraInitOptions {
   uint64_t seed = 0;
   bool force = false;
 };
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = text.find(',', start);
-    std::string part =
-        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!part.empty()) parts.push_back(part);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return parts;
-}
 
 void run_lora_init(const LoraInitOptions& options) {
   io::AdapterConfig config;

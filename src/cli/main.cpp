@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "train/interrupt.h"
 #include "util/error.h"
 
 namespace {
@@ -45,9 +46,14 @@ int main(int argc, char** argv) {
   zili::cli::add_tokenize_command(app);
   zili::cli::add_lora_init_command(app);
   zili::cli::add_merge_command(app);
+  zili::cli::add_sft_command(app);
 
   try {
     app.parse(argc, argv);
+  } catch (const zili::train::Interrupted& stop) {
+    // Not an error: the run stopped on request after saving; 128 + signal, as shells report.
+    std::fprintf(stderr, "zili: %s\n", stop.message.c_str());
+    return 128 + stop.signal;
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     std::fprintf(stderr, "zili: error: %s (see 'zili%s --help')\n", first_line(e.what()).c_str(),

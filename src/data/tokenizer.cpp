@@ -6,13 +6,16 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <unordered_map>
 
+#include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
+#include "data/sentencepiece_proto.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -70,19 +73,38 @@ int64_t model_special_id(const sentencepiece::SentencePieceProcessor& sp, const 
   return id >= 0 ? id : trainer_id;
 }
 
-std::shared_ptr<sentencepiece::SentencePieceProcessor> load_processor(const std::string& path) {
+// The processor of a serialized model, or nullptr when the bytes are not one.
+std::shared_ptr<sentencepiece::SentencePieceProcessor> parse_processor(const std::string& bytes) {
+  auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
+  const auto status = sp->LoadFromSerializedProto(bytes);
+  if (!status.ok() || sp->GetPieceSize() == 0) return nullptr;
+  return sp;
+}
+
+struct Processors {
+  std::shared_ptr<sentencepiece::SentencePieceProcessor> main, continuation;
+  std::vector<int> types;  // per piece (PieceType), empty when unknown
+};
+
+// The model's processor, its no-dummy-prefix twin and its piece types.
+Processors load_processors(const std::string& path) {
   if (!fs::is_regular_file(path))
     fail("{}: no such file (a checkpoint's tokenizer needs its sentencepiece tokenizer.model)",
          path);
-  auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  const auto status = sp->LoadFromSerializedProto(read_file(path));
+  const std::string bytes = read_file(path);
+  auto sp = parse_processor(bytes);
   // The library's message points into its own sources; the user needs only the verdict.
-  if (!status.ok() || sp->GetPieceSize() == 0)
+  if (!sp)
     fail(
         "{}: not a sentencepiece model (cannot be parsed, or has no pieces); replace it with "
         "the checkpoint's tokenizer.model",
         path);
-  return sp;
+  auto continuation = parse_processor(without_dummy_prefix(bytes));
+  TORCH_CHECK(continuation && continuation->GetPieceSize() == sp->GetPieceSize(),
+              "the no-dummy-prefix copy of ", path, " did not load");
+  std::vector<int> types = piece_types(bytes);
+  if (types.size() != static_cast<size_t>(sp->GetPieceSize())) types.clear();
+  return {sp, continuation, std::move(types)};
 }
 
 // One line of the corpus at a time, as sentencepiece's own file reader splits it; a
@@ -118,12 +140,20 @@ std::string number_after(const std::string& text, const std::string& marker) {
 
 Tokenizer Tokenizer::load_model_file(const std::string& path) {
   Tokenizer t;
-  t.processor_ = load_processor(path);
+  Processors processors = load_processors(path);
+  t.processor_ = processors.main;
+  t.continuation_ = processors.continuation;
   t.model_path_ = path;
   const auto& sp = *t.processor_;
+  for (int id = 0; id < sp.GetPieceSize(); ++id) {
+    const bool user_defined = !processors.types.empty() && processors.types[id] == kUserDefined;
+    if (sp.IsControl(id) || user_defined)
+      t.model_specials_.push_back({sp.IdToPiece(id), id, user_defined});
+  }
   t.bos_id_ = model_special_id(sp, "<s>", sp.bos_id());
   t.eos_id_ = model_special_id(sp, "</s>", sp.eos_id());
   t.pad_id_ = sp.pad_id();
+  t.find_special_pieces();
   return t;
 }
 
@@ -179,6 +209,7 @@ Tokenizer Tokenizer::load_dir(const std::string& dir) {
     t.add_bos_ = flag(*config, "add_bos_token", true, config_path);
     t.add_eos_ = flag(*config, "add_eos_token", false, config_path);
   }
+  t.find_special_pieces();
   return t;
 }
 
@@ -192,6 +223,27 @@ std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_special
   ids.insert(ids.end(), pieces.begin(), pieces.end());
   if (add_special && add_eos_ && eos_id_ >= 0) ids.push_back(eos_id_);
   return ids;
+}
+
+std::vector<int64_t> Tokenizer::encode_continuation(const std::string& text) const {
+  std::vector<int> pieces;
+  const auto status = continuation_->Encode(text, &pieces);
+  if (!status.ok()) fail("cannot tokenize text with {}: {}", model_path_, status.message());
+  return std::vector<int64_t>(pieces.begin(), pieces.end());
+}
+
+void Tokenizer::find_special_pieces() {
+  std::vector<SpecialPiece> found = model_specials_;
+  for (const int64_t id : {bos_id_, eos_id_, pad_id_}) {
+    const bool listed =
+        std::any_of(found.begin(), found.end(), [&](const SpecialPiece& p) { return p.id == id; });
+    if (id >= 0 && !listed) found.push_back({piece(id), id, false});
+  }
+  std::erase_if(found, [](const SpecialPiece& p) { return p.text.empty(); });
+  std::stable_sort(found.begin(), found.end(), [](const SpecialPiece& a, const SpecialPiece& b) {
+    return a.text.size() > b.text.size();
+  });
+  special_pieces_ = std::make_shared<const std::vector<SpecialPiece>>(std::move(found));
 }
 
 std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {

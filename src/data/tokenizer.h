@@ -24,6 +24,18 @@ class Tokenizer {
 
   // Ids of text; with add_special, BOS/EOS as the flags say.
   std::vector<int64_t> encode(const std::string& text, bool add_special = true) const;
+  // Ids of text that continues a sequence: no BOS/EOS and no dummy leading space, so
+  // decode(encode(a, false) + encode_continuation(b)) == a + b (for " b", a "▁b" piece).
+  std::vector<int64_t> encode_continuation(const std::string& text) const;
+  // The pieces a template may name by their text: control and user-defined symbols of the
+  // model ("<s>", "</s>", "<|im_end|>" when the vocabulary has it), plus BOS/EOS/pad; longest
+  // text first, so a scan that takes the first match takes the longest.
+  struct SpecialPiece {
+    std::string text;
+    int64_t id = -1;
+    bool user_defined = false;  // sentencepiece matches these inside any text it encodes
+  };
+  const std::vector<SpecialPiece>& special_pieces() const { return *special_pieces_; }
   std::string decode(const std::vector<int64_t>& ids) const;  // special tokens dropped
   std::string piece(int64_t id) const;
 
@@ -37,7 +49,13 @@ class Tokenizer {
   const std::string& model_path() const { return model_path_; }
 
  private:
+  void find_special_pieces();  // once the BOS/EOS/pad ids are final
+
   std::shared_ptr<sentencepiece::SentencePieceProcessor> processor_;
+  // The same model with NormalizerSpec.add_dummy_prefix = false, for encode_continuation.
+  std::shared_ptr<sentencepiece::SentencePieceProcessor> continuation_;
+  std::vector<SpecialPiece> model_specials_;  // control and user-defined pieces of the model
+  std::shared_ptr<const std::vector<SpecialPiece>> special_pieces_;
   std::string model_path_;
   int64_t bos_id_ = -1, eos_id_ = -1, pad_id_ = -1;
   bool add_bos_ = true, add_eos_ = false;

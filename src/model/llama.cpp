@@ -113,10 +113,13 @@ torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const AttentionI
 }
 
 torch::Tensor build_attention_mask(const torch::Tensor& attention_mask, int64_t past, int64_t T,
-                                   std::optional<int64_t> sliding_window, torch::Device device) {
+                                   std::optional<int64_t> sliding_window, torch::Device device,
+                                   const torch::Tensor& segment_ids) {
   const int64_t S = past + T;
   const bool window_in_reach = sliding_window && S > *sliding_window;
-  if (!attention_mask.defined() && !window_in_reach && (past == 0 || T == 1)) return {};
+  if (!attention_mask.defined() && !segment_ids.defined() && !window_in_reach &&
+      (past == 0 || T == 1))
+    return {};
   // query positions [T, 1] and key positions [1, S], absolute (cache included).
   torch::Tensor q_pos =
       torch::arange(past, S, torch::TensorOptions(torch::kInt64).device(device)).unsqueeze(1);
@@ -130,6 +133,16 @@ torch::Tensor build_attention_mask(const torch::Tensor& attention_mask, int64_t 
                 "attention_mask must be [B, ", S, "], got ", attention_mask.sizes());
     torch::Tensor keys_valid = attention_mask.to(device).to(torch::kBool).unsqueeze(1).unsqueeze(1);
     allowed = allowed.logical_and(keys_valid);  // [B, 1, T, S]
+  }
+  if (segment_ids.defined()) {
+    TORCH_CHECK(past == 0, "segment_ids (packed rows) expected no cache, got ", past,
+                " cached positions");
+    TORCH_CHECK(segment_ids.dim() == 2 && segment_ids.size(1) == T, "segment_ids must be [B, ", T,
+                "], got ", segment_ids.sizes());
+    // same[b, q, s] = segment of query q == segment of key s: [B, 1, T, T]
+    torch::Tensor segments = segment_ids.to(device);
+    torch::Tensor same = (segments.unsqueeze(2) == segments.unsqueeze(1)).unsqueeze(1);
+    allowed = allowed.logical_and(same);
   }
   // A query always sees itself: no all-masked row, so no NaN from the softmax.
   allowed = allowed.logical_or((k_pos == q_pos).unsqueeze(0).unsqueeze(0));
@@ -156,11 +169,15 @@ torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids,
                     .expand({B, T});
   AttentionInputs in;
   std::tie(in.cos, in.sin) = rope_.cos_sin(positions, compute_dtype);
-  in.mask = build_attention_mask(options.attention_mask, past, T, config_.sliding_window, device);
+  in.mask = build_attention_mask(options.attention_mask, past, T, config_.sliding_window, device,
+                                 options.segment_ids);
   in.cache = options.cache;
 
   torch::Tensor x = embed_tokens(input_ids).to(compute_dtype);  // [B, T, C]
-  for (const auto& layer : *layers) x = layer->as<DecoderLayer>()->forward(x, in);
+  for (const auto& item : *layers) {
+    DecoderLayerImpl& layer = *item->as<DecoderLayer>();
+    x = layer_runner ? layer_runner->run(layer, x, in) : layer.forward(x, in);
+  }
   return norm(x);
 }
 

@@ -107,7 +107,19 @@ TORCH_MODULE(DecoderLayer);
 struct ForwardOptions {
   torch::Tensor attention_mask;  // [B, S] 1 = real token, 0 = padding (S counts the cache)
   torch::Tensor position_ids;    // [B, T]; default: cache length + 0..T-1
-  KVCache* cache = nullptr;      // appended to when given
+  // [B, T] int64, packed rows: a token attends only to earlier tokens of its own segment
+  // (no cache). Undefined: one sequence per row.
+  torch::Tensor segment_ids;
+  KVCache* cache = nullptr;  // appended to when given
+};
+
+// How LlamaModel runs each decoder layer; training plugs in gradient checkpointing here.
+// Default (no runner): layer.forward(x, in).
+class LayerRunner {
+ public:
+  virtual ~LayerRunner() = default;
+  virtual torch::Tensor run(DecoderLayerImpl& layer, const torch::Tensor& x,
+                            const AttentionInputs& in) = 0;
 };
 
 // "model.*": embeddings, layers and the final norm.
@@ -121,6 +133,7 @@ class LlamaModelImpl : public torch::nn::Module {
   RMSNorm norm{nullptr};
   // Dtype of the activations: float32 on the CPU (float64 for gradient checks).
   c10::ScalarType compute_dtype = torch::kFloat32;
+  std::shared_ptr<LayerRunner> layer_runner;  // null: run each layer directly
 
  private:
   ModelConfig config_;
@@ -148,10 +161,14 @@ TORCH_MODULE(LlamaForCausalLM);
 
 // The boolean attention mask [B, 1, T, S] for T queries at positions past..past+T-1 over S
 // = past+T keys: causal, keys of padding excluded, Mistral's window applied (key s is
-// visible from query q only when q - s < window). A query always sees itself, so no row is
-// empty (rows of padding queries are garbage that nothing reads).
-// Returns undefined when plain causal attention is exact (no padding, no window in reach).
+// visible from query q only when q - s < window), and with segment_ids [B, T] (packed rows,
+// past must be 0) keys of other segments excluded. A query always sees itself, so no row is
+// empty (rows of padding queries are garbage that nothing reads). The window counts row
+// offsets, which within a segment (contiguous in its row) are its position offsets.
+// Returns undefined when plain causal attention is exact (no padding, no segments, no
+// window in reach).
 torch::Tensor build_attention_mask(const torch::Tensor& attention_mask, int64_t past, int64_t T,
-                                   std::optional<int64_t> sliding_window, torch::Device device);
+                                   std::optional<int64_t> sliding_window, torch::Device device,
+                                   const torch::Tensor& segment_ids = {});
 
 }  // namespace zili::model

@@ -18,4 +18,12 @@ namespace zili::model {
 torch::Tensor token_logprobs(LlamaForCausalLMImpl& model, const torch::Tensor& ids,
                              const std::vector<int64_t>& lengths, int64_t chunk_tokens = 256);
 
+// log p(targets[n] | hidden[n]) = (hidden W^T)[n, targets[n]] - logsumexp_v (hidden W^T)[n, v]
+// for hidden [N, C] (final, normed hidden states), weight [V, C] (lm_head), targets [N]
+// int64 -> [N] fp32 (f64 for f64 hidden). Differentiable in hidden and, when it requires grad,
+// in weight; the custom backward remakes each chunk's logits, so neither the [N, V] logits
+// nor their gradient ever exist whole. chunk_tokens <= 0: the plain-ops reference path.
+torch::Tensor target_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
+                              const torch::Tensor& targets, int64_t chunk_tokens = 256);
+
 }  // namespace zili::model

@@ -43,7 +43,7 @@ expect_error "eval: text of the wrong type" "badtype.jsonl:2:" "$ZILI" eval --mo
 printf '{"text": "fine"}\nnot json\n' >notjson.jsonl
 expect_error "eval: line not JSON" "notjson.jsonl:2: not valid JSON" "$ZILI" eval --model good --data notjson.jsonl
 printf '{"prompt": "x"}\n' >nokey.jsonl
-expect_error "eval: missing text" 'nokey.jsonl:1: missing key "text"' "$ZILI" eval --model good --data nokey.jsonl
+expect_error "eval: prompt without completion" 'nokey.jsonl:1: missing key "completion"' "$ZILI" eval --model good --data nokey.jsonl
 expect_error "eval: missing data file" "missing.jsonl" "$ZILI" eval --model good --data missing.jsonl
 expect_error "eval: out into a missing folder" "nowhere/records.jsonl" \
   "$ZILI" eval --model good --data texts.jsonl --out nowhere/records.jsonl

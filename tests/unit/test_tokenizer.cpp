@@ -243,3 +243,22 @@ TEST_CASE("errors name the file and say what to do") {
     CHECK(fs::is_empty(dir.path));
   }
 }
+
+TEST_CASE("encode_continuation drops the dummy prefix; special pieces listed") {
+  const Tokenizer t = Tokenizer::load_model_file(trained_model());
+  for (const std::string text : {"The cat sat.", "Answer: 12", "\nnew line", "caf\xc3\xa9"}) {
+    INFO("text: " << text);
+    // The dummy prefix is a space written before the text: a continuation that starts with
+    // a space is what the sequence start is.
+    CHECK(t.encode_continuation(" " + text) == t.encode(text, false));
+    auto ids = t.encode("Hi", false);
+    const auto more = t.encode_continuation(text);
+    ids.insert(ids.end(), more.begin(), more.end());
+    CHECK(t.decode(ids) == "Hi" + text);
+  }
+  CHECK(t.piece(t.encode_continuation("The")[0]).rfind("\xe2\x96\x81", 0) != 0);
+  CHECK(t.encode_continuation("").empty());
+  std::vector<std::pair<std::string, int64_t>> specials;
+  for (const auto& s : t.special_pieces()) specials.emplace_back(s.text, s.id);
+  CHECK(specials == std::vector<std::pair<std::string, int64_t>>{{"</s>", 2}, {"<s>", 1}});
+}

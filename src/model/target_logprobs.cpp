@@ -1,0 +1,146 @@
+// log p(target | hidden) for the positions a loss covers, chunked over tokens: a chunk's
+// logits [n, V] exist only while that chunk is processed, in the forward and again in the
+// backward, which remakes them instead of keeping them.
+#include <algorithm>
+
+#include "model/logprobs.h"
+
+namespace zili::model {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Vocabulary rows of a narrower-stored weight (bf16/f16) cast to the math dtype at a time:
+// the transient copy is [kWeightSliceRows, C], never the whole [V, C].
+constexpr int64_t kWeightSliceRows = 8192;
+
+// fp32 for fp32 and narrower hidden states; float64 stays float64 (gradient checks).
+c10::ScalarType math_dtype(const torch::Tensor& hidden) {
+  return torch::promote_types(hidden.scalar_type(), torch::kFloat32);
+}
+
+void check_inputs(const torch::Tensor& hidden, const torch::Tensor& weight,
+                  const torch::Tensor& targets) {
+  TORCH_CHECK(hidden.dim() == 2, "target_logprobs: hidden must be [N, C], got ", hidden.sizes());
+  TORCH_CHECK(weight.dim() == 2 && weight.size(1) == hidden.size(1),
+              "target_logprobs: weight expected [V, ", hidden.size(1), "], got ", weight.sizes());
+  TORCH_CHECK(targets.dim() == 1 && targets.size(0) == hidden.size(0),
+              "target_logprobs: targets expected [", hidden.size(0), "], got ", targets.sizes());
+  TORCH_CHECK(targets.scalar_type() == torch::kInt64,
+              "target_logprobs: targets expected int64, got ", targets.scalar_type());
+  TORCH_CHECK(hidden.is_floating_point() && weight.is_floating_point(),
+              "target_logprobs: hidden and weight expected floating point, got ",
+              hidden.scalar_type(), " and ", weight.scalar_type());
+}
+
+// z [n, V] = h W^T in h's dtype; W is cast slice by slice when stored in another dtype.
+torch::Tensor chunk_logits(const torch::Tensor& h, const torch::Tensor& weight) {
+  if (weight.scalar_type() == h.scalar_type()) return torch::mm(h, weight.t());
+  const int64_t V = weight.size(0);
+  torch::Tensor z = torch::empty({h.size(0), V}, h.options());
+  for (int64_t v0 = 0; v0 < V; v0 += kWeightSliceRows) {
+    const int64_t rows = std::min(kWeightSliceRows, V - v0);
+    z.narrow(1, v0, rows).copy_(torch::mm(h, weight.narrow(0, v0, rows).to(h.scalar_type()).t()));
+  }
+  return z;
+}
+
+// dh [n, C] = dz W in dz's dtype, W cast slice by slice as in chunk_logits.
+torch::Tensor chunk_grad_hidden(const torch::Tensor& dz, const torch::Tensor& weight) {
+  if (weight.scalar_type() == dz.scalar_type()) return torch::mm(dz, weight);
+  const int64_t V = weight.size(0);
+  torch::Tensor dh = torch::zeros({dz.size(0), weight.size(1)}, dz.options());
+  for (int64_t v0 = 0; v0 < V; v0 += kWeightSliceRows) {
+    const int64_t rows = std::min(kWeightSliceRows, V - v0);
+    dh.addmm_(dz.narrow(1, v0, rows), weight.narrow(0, v0, rows).to(dz.scalar_type()));
+  }
+  return dh;
+}
+
+// Forward, for a chunk of n tokens with h [n, C] (cast to the math dtype), t [n]:
+//   z [n, V] = h W^T,   lse [n] = log Σ_v exp z_v,   lp [n] = z[t] - lse
+// Only lse is kept (N numbers); z is dropped when the chunk is done.
+//
+// Backward, with g = dL/dlp [N] and p = softmax(z) = exp(z - lse):
+//   dlp_n / dz_nv = [v = t_n] - p_nv
+//     => dz = g ⊙ (onehot(t) - p)          [n, V]  (g broadcast over v)
+//   z_nv = Σ_c h_nc W_vc
+//     => dh = dz W                          [n, C]
+//     => dW = Σ_chunks dz^T h               [V, C]  (only when W requires grad: full
+//                                                     fine-tuning of lm_head / tied embeddings)
+// z is remade from h and W per chunk and turned into dz in place: one [n, V] buffer at a time.
+// dW accumulates in the math dtype and is cast to W's dtype once at the end.
+struct TargetLogprobsFunction : public torch::autograd::Function<TargetLogprobsFunction> {
+  enum Input : size_t { kHidden = 0, kWeight, kTargets };
+
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& hidden,
+                               const torch::Tensor& weight, const torch::Tensor& targets,
+                               int64_t chunk_tokens) {
+    const auto dtype = math_dtype(hidden);
+    const int64_t N = hidden.size(0);
+    torch::Tensor lp = torch::empty({N}, hidden.options().dtype(dtype));   // [N]
+    torch::Tensor lse = torch::empty({N}, hidden.options().dtype(dtype));  // [N]
+    for (int64_t start = 0; start < N; start += chunk_tokens) {
+      const int64_t n = std::min(chunk_tokens, N - start);
+      const torch::Tensor z = chunk_logits(hidden.narrow(0, start, n).to(dtype), weight);  // [n, V]
+      const torch::Tensor t = targets.narrow(0, start, n).unsqueeze(1);                    // [n, 1]
+      const torch::Tensor chunk_lse = z.logsumexp(1);                                      // [n]
+      lse.narrow(0, start, n).copy_(chunk_lse);
+      lp.narrow(0, start, n).copy_(z.gather(1, t).squeeze(1) - chunk_lse);
+    }
+    ctx->save_for_backward({hidden, weight, targets, lse});
+    ctx->saved_data["chunk_tokens"] = chunk_tokens;
+    return lp;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    TORCH_CHECK(grad_outputs.size() == 1, "target_logprobs backward: expected 1 gradient, got ",
+                grad_outputs.size());
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &hidden = saved[0], &weight = saved[1], &targets = saved[2];
+    const torch::Tensor& lse = saved[3];
+    const int64_t chunk_tokens = ctx->saved_data["chunk_tokens"].toInt();
+    const bool need_hidden = ctx->needs_input_grad(kHidden);
+    const bool need_weight = ctx->needs_input_grad(kWeight);
+    const auto dtype = math_dtype(hidden);
+    const int64_t N = hidden.size(0);
+    const torch::Tensor g = grad_outputs[0].to(dtype);  // [N]
+
+    torch::Tensor dh =
+        need_hidden ? torch::empty({N, hidden.size(1)}, g.options()) : torch::Tensor();
+    torch::Tensor dw =
+        need_weight ? torch::zeros({weight.size(0), weight.size(1)}, g.options()) : torch::Tensor();
+    if (need_hidden || need_weight) {
+      for (int64_t start = 0; start < N; start += chunk_tokens) {
+        const int64_t n = std::min(chunk_tokens, N - start);
+        const torch::Tensor h = hidden.narrow(0, start, n).to(dtype);         // [n, C]
+        const torch::Tensor t = targets.narrow(0, start, n).unsqueeze(1);     // [n, 1]
+        const torch::Tensor chunk_g = g.narrow(0, start, n).unsqueeze(1);     // [n, 1]
+        torch::Tensor dz = chunk_logits(h, weight);                           // z [n, V]
+        dz.sub_(lse.narrow(0, start, n).unsqueeze(1)).exp_().mul_(-chunk_g);  // -g p
+        dz.scatter_add_(1, t, chunk_g);                                       // + g onehot(t)
+        if (need_hidden) dh.narrow(0, start, n).copy_(chunk_grad_hidden(dz, weight));
+        if (need_weight) dw.addmm_(dz.t(), h);
+      }
+    }
+    // One entry per forward argument: hidden, weight, targets, chunk_tokens.
+    return {need_hidden ? dh.to(hidden.scalar_type()) : torch::Tensor(),
+            need_weight ? dw.to(weight.scalar_type()) : torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor target_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
+                              const torch::Tensor& targets, int64_t chunk_tokens) {
+  check_inputs(hidden, weight, targets);
+  if (chunk_tokens > 0) return TargetLogprobsFunction::apply(hidden, weight, targets, chunk_tokens);
+  // The reference: the whole [N, V] logits under autograd.
+  const auto dtype = math_dtype(hidden);
+  const torch::Tensor logits = torch::mm(hidden.to(dtype), weight.to(dtype).t());  // [N, V]
+  return torch::log_softmax(logits, 1).gather(1, targets.unsqueeze(1)).squeeze(1);
+}
+
+}  // namespace zili::model

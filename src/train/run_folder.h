@@ -1,0 +1,30 @@
+// The run folder (--out RUN): config.toml (every resolved setting), metrics.jsonl,
+// checkpoints/step-N/, and the result: adapter/ (LoRA) or model/ (--full).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace zili::train {
+
+struct RunFolder {
+  std::string root;
+  std::string config() const { return root + "/config.toml"; }
+  std::string metrics() const { return root + "/metrics.jsonl"; }
+  std::string checkpoint(int64_t step) const {
+    return root + "/checkpoints/step-" + std::to_string(step);
+  }
+  std::string result(bool full) const { return root + (full ? "/model" : "/adapter"); }
+};
+
+// A new run: RUN must not exist, or be an empty folder; config.toml is written first.
+RunFolder create_run_folder(const std::string& out, const std::string& config_toml);
+// A run to resume: zili::Error when RUN has no config.toml (not a run folder).
+RunFolder open_run_folder(const std::string& run);
+
+// 64-bit FNV-1a over the bytes of the files, as 16 hex digits: what a resumed run checks
+// its data against.
+std::string fingerprint_files(const std::vector<std::string>& paths);
+
+}  // namespace zili::train

@@ -1,0 +1,425 @@
+// The SFT run, top to bottom: everything a user can get wrong is checked first (flags, model
+// folder, the whole data file), then the model and what is trained are set up, then each
+// optimizer step runs --grad-accum batches forward and backward, clips, steps, logs,
+// evaluates and checkpoints. A resumed run restores weights, optimizer, random generator
+// and data cursor from the newest checkpoint and takes exactly the steps it would have.
+#include "train/sft.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <random>
+
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "data/batching.h"
+#include "data/sft_data.h"
+#include "data/tokenizer.h"
+#include "lora/lora_model.h"
+#include "model/config.h"
+#include "model/load.h"
+#include "train/checkpoint.h"
+#include "train/grad_checkpoint.h"
+#include "train/interrupt.h"
+#include "train/lr_schedule.h"
+#include "train/metrics_log.h"
+#include "train/optimizer_state.h"
+#include "train/progress.h"
+#include "train/run_folder.h"
+#include "train/sft_loss.h"
+#include "train/trainable.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/staging_dir.h"
+#include "util/strings.h"
+
+namespace fs = std::filesystem;
+
+namespace zili::train {
+
+ChatTemplateChoice resolve_chat_template(const std::string& flag, const std::string& model_dir) {
+  if (flag != "auto") return {data::parse_chat_template(flag), "chat template: " + flag, false};
+  const fs::path path = fs::path(model_dir) / "tokenizer_config.json";
+  std::string jinja;
+  if (fs::exists(path)) {
+    nlohmann::json config = nlohmann::json::parse(read_file(path.string()), nullptr, false);
+    if (config.is_object() && config.contains("chat_template") &&
+        config["chat_template"].is_string())
+      jinja = config["chat_template"].get<std::string>();
+  }
+  if (jinja.empty())
+    return {data::ChatTemplate::chatml,
+            "chat template: chatml (the model has none; pick another with --chat-template)", false};
+  if (auto known = data::recognise_chat_template(jinja))
+    return {*known,
+            fmt::format("chat template: {} (recognised in {})", data::chat_template_name(*known),
+                        path.string()),
+            false};
+  return {data::ChatTemplate::chatml,
+          fmt::format("{}: its chat_template is not one of the built-in ones (llama2, mistral, "
+                      "chatml, zephyr, alpaca, plain); using chatml instead (choose with "
+                      "--chat-template)",
+                      path.string()),
+          true};
+}
+
+void log_chat_template(const ChatTemplateChoice& choice) {
+  if (choice.unrecognised)
+    spdlog::warn("{}", choice.note);
+  else
+    spdlog::info("{}", choice.note);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using data::TokenizedExample;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+data::SftDataset read_data(const std::string& path, const data::Tokenizer& tokenizer,
+                           const SftOptions& o, data::ChatTemplate chat_template) {
+  data::SftDataOptions options;
+  options.chat_template = chat_template;
+  options.max_length = o.train.max_length;
+  options.drop_overlong = o.train.drop_overlong;
+  options.on_bad_line =
+      o.train.on_bad_line == "skip" ? data::BadLinePolicy::skip : data::BadLinePolicy::error;
+  return data::read_sft_data(path, tokenizer, options);
+}
+
+void log_data(const std::string& path, const data::SftDataStats& s, int64_t max_length) {
+  spdlog::info(
+      "{}: {} lines ({} layout): {} examples, {} truncated to {} tokens, {} dropped as "
+      "overlong, {} bad lines skipped",
+      path, s.lines, s.layout, s.examples, s.truncated, max_length, s.dropped_overlong,
+      s.skipped_bad);
+  for (const std::string& reason : s.skipped_reasons) spdlog::warn("skipped {}", reason);
+}
+
+// Moves a seeded `fraction` of the examples (at least one) out of `train` into the result.
+std::vector<TokenizedExample> hold_out(std::vector<TokenizedExample>& train, double fraction,
+                                       uint64_t seed) {
+  const auto count = std::max<size_t>(1, static_cast<size_t>(std::lround(fraction * train.size())));
+  if (count >= train.size())
+    fail("--eval-fraction {} leaves no training examples out of {}", fraction, train.size());
+  std::vector<size_t> order(train.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 generator(seed ^ 0x65766131ull);  // "eva1": apart from the epoch shuffles
+  std::shuffle(order.begin(), order.end(), generator);
+  std::vector<bool> held(train.size(), false);
+  for (size_t i = 0; i < count; ++i) held[order[i]] = true;
+  std::vector<TokenizedExample> kept, eval;
+  for (size_t i = 0; i < train.size(); ++i) (held[i] ? eval : kept).push_back(std::move(train[i]));
+  train = std::move(kept);
+  return eval;
+}
+
+io::AdapterConfig adapter_config(const TrainOptions& o, const model::ModelConfig& base) {
+  io::AdapterConfig config;
+  config.r = o.lora_r;
+  config.lora_alpha = o.lora_alpha;
+  config.lora_dropout = o.lora_dropout;
+  config.use_rslora = o.rslora;
+  config.target_modules = split_commas(o.lora_targets);
+  if (config.target_modules.empty()) fail("--lora-targets: no module names given");
+  config.base_model_name_or_path = o.model_dir;
+  // A typo in --lora-targets fails here, before anything is loaded.
+  lora::targeted_modules(base, config, "--lora-targets", /*each_target_must_match=*/true);
+  return config;
+}
+
+// The batches of each epoch, planned once (they are a function of seed and epoch only).
+struct EpochPlans {
+  const std::vector<int64_t>* lengths;
+  const TrainOptions* o;
+  bool packing;
+  std::vector<std::vector<std::vector<int64_t>>> epochs;
+
+  const std::vector<std::vector<int64_t>>& of(int64_t epoch) {
+    while (static_cast<int64_t>(epochs.size()) <= epoch)
+      epochs.push_back(data::plan_epoch(*lengths, o->batch_size, o->seed,
+                                        static_cast<int64_t>(epochs.size()), packing,
+                                        o->max_length));
+    return epochs[epoch];
+  }
+  int64_t steps_in(int64_t epoch) {
+    const auto batches = static_cast<int64_t>(of(epoch).size());
+    return (batches + o->grad_accum - 1) / o->grad_accum;
+  }
+};
+
+// Mean negative log-likelihood per target token, dropout off, no grad.
+double evaluate(model::LlamaForCausalLMImpl& model, Trainable& trainable,
+                const std::vector<TokenizedExample>& examples, const SftOptions& o,
+                int64_t pad_id) {
+  torch::NoGradGuard no_grad;
+  trainable.set_training(false);
+  // Sorted by length so batches carry little padding; no shuffling needed.
+  std::vector<int64_t> order(examples.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return examples[a].ids.size() < examples[b].ids.size();
+  });
+  double nll = 0;
+  int64_t tokens = 0;
+  for (size_t first = 0; first < order.size(); first += o.train.batch_size) {
+    const size_t end = std::min(order.size(), first + o.train.batch_size);
+    std::vector<int64_t> indices(order.begin() + first, order.begin() + end);
+    data::Batch batch = data::make_batch(examples, indices, pad_id, /*packing=*/false,
+                                         o.train.batch_size, o.train.max_length);
+    nll += sft_nll_sum(model, batch, o.train.loss_chunk).item<double>();
+    tokens += batch.target_tokens;
+  }
+  trainable.set_training(true);
+  return tokens > 0 ? nll / static_cast<double>(tokens) : NAN;
+}
+
+double grad_norm_of(const std::vector<torch::Tensor>& params, double max_norm) {
+  if (max_norm > 0) return torch::nn::utils::clip_grad_norm_(params, max_norm);
+  double sum = 0;
+  for (const auto& p : params)
+    if (p.grad().defined()) sum += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
+  return std::sqrt(sum);
+}
+
+}  // namespace
+
+void run_sft(const SftOptions& options) {
+  const TrainOptions& o = options.train;
+  check_train_options(o);
+  const bool resuming = !o.resume.empty();
+
+  // --- 1. Inputs, all checked before anything is written or logged -------------------------
+  if (!resuming && fs::exists(o.out) && !(fs::is_directory(o.out) && fs::is_empty(o.out)))
+    fail("{}: exists; choose another --out, or continue that run with --resume {}", o.out, o.out);
+  const model::ModelConfig config = model::load_config(o.model_dir);
+  const data::Tokenizer tokenizer = data::Tokenizer::load_dir(o.model_dir);
+  const ChatTemplateChoice chat_template =
+      resolve_chat_template(options.chat_template, o.model_dir);
+  std::optional<c10::ScalarType> storage;
+  if (!o.dtype.empty()) storage = model::parse_dtype_name(o.dtype, "--dtype");
+  const io::AdapterConfig lora_config = o.full ? io::AdapterConfig{} : adapter_config(o, config);
+  data::SftDataset train = read_data(o.data, tokenizer, options, chat_template.chat_template);
+  data::SftDataset eval_set;
+  if (!o.eval_data.empty())
+    eval_set = read_data(o.eval_data, tokenizer, options, chat_template.chat_template);
+  std::vector<std::string> fingerprinted = {o.data, o.model_dir + "/config.json"};
+  if (!o.eval_data.empty()) fingerprinted.push_back(o.eval_data);
+  const std::string fingerprint = fingerprint_files(fingerprinted);
+  std::vector<TokenizedExample> eval = std::move(eval_set.examples);
+  if (o.eval_fraction > 0) eval = hold_out(train.examples, o.eval_fraction, o.seed);
+
+  log_chat_template(chat_template);
+  log_data(o.data, train.stats, o.max_length);
+  if (!o.eval_data.empty()) log_data(o.eval_data, eval_set.stats, o.max_length);
+  if (o.eval_fraction > 0)
+    spdlog::info("held out {} examples of {} for evaluation", eval.size(), o.data);
+  const RunFolder run =
+      resuming ? open_run_folder(o.resume) : create_run_folder(o.out, o.config_toml);
+  const std::optional<std::string> resume_from =
+      resuming ? latest_checkpoint(run.root) : std::nullopt;
+
+  // --- 2. The model and what is trained ---------------------------------------------------
+  model::LoadOptions load;
+  load.dtype = o.full ? std::optional<c10::ScalarType>(torch::kFloat32) : storage;
+  const std::string weights_from = o.full && resume_from ? *resume_from : o.model_dir;
+  model::LlamaForCausalLM model = model::load_model(weights_from, config, load);
+  Trainable trainable =
+      o.full ? Trainable::full(*model)
+             : Trainable::lora(*model, lora_config, o.seed, resume_from.value_or(""));
+  set_grad_checkpointing(*model->model, o.grad_checkpoint);
+  AdamWSettings adamw;
+  adamw.lr = o.lr;
+  adamw.weight_decay = o.weight_decay;
+  auto optimizer = make_adamw(trainable.decayed, trainable.not_decayed, adamw);
+  const std::vector<torch::Tensor> params = trainable.all();
+  int64_t trainable_count = 0;
+  for (const auto& p : params) trainable_count += p.numel();
+
+  // --- 3. The schedule --------------------------------------------------------------------
+  std::vector<int64_t> lengths;
+  for (const auto& e : train.examples) lengths.push_back(static_cast<int64_t>(e.ids.size()));
+  EpochPlans plans{&lengths, &o, options.packing, {}};
+  int64_t total_steps = o.max_steps;
+  if (total_steps <= 0) {
+    total_steps = 0;
+    for (int64_t e = 0; e < o.epochs; ++e) total_steps += plans.steps_in(e);
+  }
+  const LrPlan lr_plan{o.lr, parse_lr_schedule(o.lr_schedule),
+                       warmup_steps_for(o.warmup_steps, o.warmup_ratio, total_steps), total_steps};
+  const int64_t pad_id = tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : 0;
+  {
+    int64_t real = 0, padded = 0;
+    for (const auto& indices : plans.of(0)) {
+      data::Batch b = data::make_batch(train.examples, indices, pad_id, options.packing,
+                                       o.batch_size, o.max_length);
+      real += b.real_tokens;
+      padded += b.padded_tokens();
+    }
+    spdlog::info(
+        "{} steps ({} batches of {} per epoch{}, grad-accum {}), padding {:.1f}% of "
+        "batch tokens{}",
+        total_steps, plans.of(0).size(), o.batch_size, options.packing ? " packed rows" : "",
+        o.grad_accum, 100.0 * (padded - real) / std::max<int64_t>(1, padded),
+        options.packing ? " (packed)" : " (grouped by length)");
+  }
+  spdlog::info("training {} parameters ({}), {} warmup steps, {} schedule, lr {}", trainable_count,
+               o.full ? "full" : "LoRA r=" + std::to_string(o.lora_r), lr_plan.warmup_steps,
+               o.lr_schedule, o.lr);
+
+  TrainerState state;
+  state.fingerprint = fingerprint;
+  if (resume_from) {
+    state = load_checkpoint(*resume_from, *optimizer);
+    if (state.fingerprint != fingerprint)
+      fail(
+          "{}: the data or model files changed since this run started (fingerprint {} now {}); "
+          "a resumed run must see the same inputs",
+          *resume_from, state.fingerprint, fingerprint);
+    spdlog::info("resuming {} from {} (step {} of {})", run.root, *resume_from, state.step,
+                 total_steps);
+  } else {
+    torch::manual_seed(o.seed);  // LoRA dropout
+    if (resuming) spdlog::info("{}: no checkpoint yet; starting from step 0", run.root);
+  }
+
+  // --- 4. The steps -----------------------------------------------------------------------
+  MetricsLog metrics(run.metrics(), resuming ? state.step : -1);
+  catch_stop_signals();
+  Progress progress(o.log_every);
+  trainable.set_training(true);
+  auto save = [&](int64_t step) {
+    save_checkpoint(run.checkpoint(step), state, *optimizer,
+                    [&](const std::string& dir) { trainable.save_checkpoint_weights(dir); });
+    prune_checkpoints(run.root, o.keep_last);
+  };
+  auto log_eval = [&] {
+    if (eval.empty()) return;
+    const double loss = evaluate(*model, trainable, eval, options, pad_id);
+    progress.finish_line();
+    spdlog::info("step {}: eval loss {:.4f} on {} examples", state.step, loss, eval.size());
+    metrics.write({{"step", state.step}, {"eval_loss", loss}, {"eval_examples", eval.size()}});
+  };
+
+  const auto started = Clock::now();
+  const double elapsed_before = state.elapsed_seconds;
+  const int64_t first_step = state.step;
+  // The loss logged at a --log-every step is the mean over the steps since the last one
+  // (as transformers logs it); its running sum lives in the trainer state, so a resumed run
+  // logs the same numbers.
+  int64_t window_real = 0, window_padded = 0;
+  auto window_start = Clock::now();
+  while (state.step < total_steps) {
+    if (state.next_batch >= static_cast<int64_t>(plans.of(state.epoch).size())) {
+      ++state.epoch;
+      state.next_batch = 0;
+    }
+    const auto& plan = plans.of(state.epoch);
+    const int64_t end = std::min<int64_t>(plan.size(), state.next_batch + o.grad_accum);
+    std::vector<data::Batch> batches;
+    int64_t step_targets = 0;
+    for (int64_t i = state.next_batch; i < end; ++i) {
+      batches.push_back(data::make_batch(train.examples, plan[i], pad_id, options.packing,
+                                         o.batch_size, o.max_length));
+      step_targets += batches.back().target_tokens;
+    }
+    // loss = sum of every target token's NLL over the step's batches / their target count,
+    // so --grad-accum k gives the gradient of one k-times larger batch.
+    optimizer->zero_grad();
+    double loss = 0;
+    for (const data::Batch& batch : batches) {
+      torch::Tensor part =
+          sft_nll_sum(*model, batch, o.loss_chunk) / static_cast<double>(step_targets);
+      part.backward();
+      loss += part.item<double>();
+      window_real += batch.real_tokens;
+      window_padded += batch.padded_tokens();
+    }
+    const double grad_norm = grad_norm_of(params, o.max_grad_norm);
+    const double lr = learning_rate(lr_plan, state.step);
+    if (std::isfinite(loss) && std::isfinite(grad_norm)) {
+      set_learning_rate(*optimizer, lr);
+      optimizer->step();
+    } else if (o.skip_nonfinite) {
+      progress.finish_line();
+      spdlog::warn(
+          "step {}: the loss is not finite ({}, grad norm {}); step skipped "
+          "(--skip-nonfinite)",
+          state.step + 1, loss, grad_norm);
+    } else {
+      progress.finish_line();
+      const auto last = latest_checkpoint(run.root);
+      fail(
+          "step {}: the loss is not finite ({}, grad norm {}); stopped. {} (try a lower --lr, "
+          "or --skip-nonfinite to skip such steps)",
+          state.step + 1, loss, grad_norm,
+          last ? "The last good checkpoint is " + *last
+               : std::string("No checkpoint was saved yet"));
+    }
+    ++state.step;
+    state.next_batch = end;
+    for (const auto& b : batches) state.tokens_seen += b.real_tokens;
+    state.elapsed_seconds = elapsed_before + seconds_since(started);
+    state.window_loss += loss;
+    ++state.window_steps;
+
+    const double window_seconds = seconds_since(window_start);
+    StepReport report{state.step,
+                      total_steps,
+                      loss,
+                      lr,
+                      grad_norm,
+                      static_cast<double>(window_real) / std::max(1e-9, window_seconds),
+                      seconds_since(started),
+                      state.step - first_step};
+    progress.step(report);
+    if (state.step % o.log_every == 0 || state.step == total_steps) {
+      const double epoch = static_cast<double>(state.epoch) +
+                           static_cast<double>(state.next_batch) / static_cast<double>(plan.size());
+      metrics.write({{"step", state.step},
+                     {"epoch", epoch},
+                     {"loss", state.window_loss / static_cast<double>(state.window_steps)},
+                     {"lr", lr},
+                     {"grad_norm", grad_norm},
+                     {"tokens_per_second", report.tokens_per_second},
+                     {"padding_fraction", static_cast<double>(window_padded - window_real) /
+                                              std::max<int64_t>(1, window_padded)},
+                     {"elapsed_seconds", state.elapsed_seconds},
+                     {"peak_rss_mib", peak_rss_mib()}});
+      state.window_loss = 0;
+      state.window_steps = window_real = window_padded = 0;
+      window_start = Clock::now();
+    }
+    if (o.eval_every > 0 && state.step % o.eval_every == 0 && state.step < total_steps) log_eval();
+    const int signal = stop_signal();
+    if (signal != 0 || state.step == total_steps ||
+        (o.save_every > 0 && state.step % o.save_every == 0))
+      save(state.step);
+    if (signal != 0) {
+      progress.finish_line();
+      throw Interrupted{signal, fmt::format("stopped by signal {} after step {} of {}; checkpoint "
+                                            "{} written. Continue with: zili sft --resume {}",
+                                            signal, state.step, total_steps,
+                                            run.checkpoint(state.step), run.root)};
+    }
+  }
+  progress.finish_line();
+  if (first_step == total_steps)
+    spdlog::info("{}: already complete ({} steps)", run.root, total_steps);
+  log_eval();
+
+  // --- 5. The result ----------------------------------------------------------------------
+  StagingDir result(run.result(o.full), /*overwrite=*/true);
+  trainable.save_final(result.path(), o.model_dir, storage.value_or(config.dtype));
+  result.commit();
+  spdlog::info("wrote {} after {} steps ({:.1f} s of training, peak memory {:.0f} MiB)",
+               run.result(o.full), state.step, state.elapsed_seconds, peak_rss_mib());
+}
+
+}  // namespace zili::train
