@@ -10,7 +10,6 @@
 #include "model/load.h"
 #include "util/error.h"
 #include "util/staging_dir.h"
-#include "util/strings.h"
 
 namespace zili::cli {
 namespace {
@@ -31,27 +30,18 @@ struct LoraInitOptions {
 };
 
 void run_lora_init(const LoraInitOptions& options) {
-  io::AdapterConfig config;
-  config.r = options.r;
-  config.lora_alpha = options.alpha;
-  config.lora_dropout = options.dropout;
-  config.use_rslora = options.rslora;
-  config.target_modules = split_commas(options.targets);
-  if (config.target_modules.empty()) fail("--lora-targets: no module names given");
   const model::ModelConfig base = model::load_config(options.model_dir);
-  if (!options.layers.empty())
-    config.layers_to_transform = lora::parse_layer_list(options.layers, base.num_hidden_layers);
   if (options.init != "default" && options.init != "gaussian")
     fail("--init: \"{}\" is not an init (use default or gaussian)", options.init);
-  config.init_lora_weights = options.init == "default" ? "true" : "gaussian";
-  config.base_model_name_or_path = options.model_dir;
   if (options.random_b < 0) fail("--random-b must be >= 0 (got {})", options.random_b);
-
-  if (!(options.dropout >= 0 && options.dropout < 1))
-    fail("--lora-dropout must be in [0, 1) (got {})", options.dropout);
-  if (options.r <= 0) fail("--lora-r must be positive (got {})", options.r);
-  // Target errors before anything is loaded.
-  lora::targeted_modules(base, config, "--lora-targets", /*each_target_must_match=*/true);
+  io::AdapterConfig config =
+      lora::adapter_config_from_flags(base, options.r, options.alpha, options.dropout,
+                                      options.rslora, options.targets, options.model_dir);
+  config.init_lora_weights = options.init == "default" ? "true" : "gaussian";
+  if (!options.layers.empty()) {
+    config.layers_to_transform = lora::parse_layer_list(options.layers, base.num_hidden_layers);
+    lora::targeted_modules(base, config, "--lora-targets", /*each_target_must_match=*/true);
+  }
   StagingDir out(options.out, options.force, "--force", {options.model_dir});
   model::LlamaForCausalLM net = model::load_model(options.model_dir, base);
   lora::LoraModel lora = lora::LoraModel::create(*net, config, options.seed);

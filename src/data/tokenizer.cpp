@@ -277,7 +277,8 @@ int64_t Tokenizer::unk_id() const {
 }
 
 void train_tokenizer(const std::string& corpus_path, int vocab_size,
-                     const std::string& out_model_path) {
+                     const std::string& out_model_path,
+                     const std::vector<std::string>& user_defined_symbols) {
   if (!fs::is_regular_file(corpus_path))
     fail("{}: no such corpus file (give a plain text file, one sentence per line)", corpus_path);
   if (vocab_size < 260)
@@ -287,7 +288,7 @@ void train_tokenizer(const std::string& corpus_path, int vocab_size,
   // Determinism: one thread, every sentence in file order (no sampling, no shuffling), and
   // no input path or model prefix stored in the model (the corpus arrives by iterator and
   // the model comes back serialized).
-  const std::unordered_map<std::string, std::string> args = {
+  std::unordered_map<std::string, std::string> args = {
       {"model_type", "bpe"},
       {"vocab_size", std::to_string(vocab_size)},
       {"byte_fallback", "true"},
@@ -306,6 +307,10 @@ void train_tokenizer(const std::string& corpus_path, int vocab_size,
       {"shuffle_input_sentence", "false"},
       {"minloglevel", "2"},  // the trainer's INFO and WARNING lines are not for our users
   };
+  std::string symbols;
+  for (const std::string& symbol : user_defined_symbols)
+    symbols += (symbols.empty() ? "" : ",") + symbol;
+  if (!symbols.empty()) args["user_defined_symbols"] = symbols;
   LineIterator lines(corpus_path);
   std::string model;
   const auto status = sentencepiece::SentencePieceTrainer::Train(args, &lines, &model);

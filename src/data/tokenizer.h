@@ -62,10 +62,12 @@ class Tokenizer {
 };
 
 // Trains a Llama-style BPE sentencepiece model (byte fallback, split digits, identity
-// normalisation, <unk>=0 <s>=1 </s>=2) on a text file, deterministically (one thread, every
-// sentence), and writes it to out_model_path atomically.
+// normalisation, <unk>=0 <s>=1 </s>=2, then `user_defined_symbols` such as "<|im_end|>" as
+// whole pieces) on a text file, deterministically (one thread, every sentence), and writes it
+// to out_model_path atomically.
 void train_tokenizer(const std::string& corpus_path, int vocab_size,
-                     const std::string& out_model_path);
+                     const std::string& out_model_path,
+                     const std::vector<std::string>& user_defined_symbols = {});
 
 // Writes tokenizer.model (copied), tokenizer_config.json and special_tokens_map.json into
 // DIR, as transformers' LlamaTokenizer expects them; each file atomically. model_max_length

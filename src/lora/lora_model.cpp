@@ -13,6 +13,7 @@
 #include <set>
 
 #include "util/error.h"
+#include "util/strings.h"
 
 namespace zili::lora {
 namespace {
@@ -141,6 +142,25 @@ std::vector<AdapterTarget> check_adapter(const model::ModelConfig& base,
       fail("{}: tensor {} is for a module this base lacks or the config does not target", where,
            info.name);
   return targets;
+}
+
+io::AdapterConfig adapter_config_from_flags(const model::ModelConfig& base, int64_t r, double alpha,
+                                            double dropout, bool rslora, const std::string& targets,
+                                            const std::string& base_dir) {
+  if (r < 1) fail("--lora-r must be at least 1 (got {})", r);
+  if (!(alpha > 0)) fail("--lora-alpha must be positive (got {})", alpha);
+  if (!(dropout >= 0 && dropout < 1)) fail("--lora-dropout must be in [0, 1) (got {})", dropout);
+  io::AdapterConfig config;
+  config.r = r;
+  config.lora_alpha = alpha;
+  config.lora_dropout = dropout;
+  config.use_rslora = rslora;
+  config.target_modules = split_commas(targets);
+  if (config.target_modules.empty()) fail("--lora-targets: no module names given");
+  config.base_model_name_or_path = base_dir;
+  // A typo in --lora-targets fails here, before anything is loaded.
+  targeted_modules(base, config, "--lora-targets", /*each_target_must_match=*/true);
+  return config;
 }
 
 std::vector<int64_t> parse_layer_list(const std::string& text, int64_t layers) {

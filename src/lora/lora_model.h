@@ -42,6 +42,14 @@ struct AdapterTarget {
 std::vector<AdapterTarget> check_adapter(const model::ModelConfig& base,
                                          const io::AdapterFiles& adapter);
 
+// A new adapter's config from the flags every command spells the same way (--lora-r,
+// --lora-alpha, --lora-dropout, --rslora, --lora-targets: a comma list or all-linear), checked
+// against the base: a value out of range or a target that matches nothing is a zili::Error
+// naming the flag.
+io::AdapterConfig adapter_config_from_flags(const model::ModelConfig& base, int64_t r, double alpha,
+                                            double dropout, bool rslora, const std::string& targets,
+                                            const std::string& base_dir);
+
 // "0-15" or "0,2,5-7" -> the layer indices, each below `layers`; zili::Error on bad text.
 std::vector<int64_t> parse_layer_list(const std::string& text, int64_t layers);
 

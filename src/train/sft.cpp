@@ -34,7 +34,6 @@
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/staging_dir.h"
-#include "util/strings.h"
 
 namespace fs = std::filesystem;
 
@@ -120,20 +119,6 @@ std::vector<TokenizedExample> hold_out(std::vector<TokenizedExample>& train, dou
   return eval;
 }
 
-io::AdapterConfig adapter_config(const TrainOptions& o, const model::ModelConfig& base) {
-  io::AdapterConfig config;
-  config.r = o.lora_r;
-  config.lora_alpha = o.lora_alpha;
-  config.lora_dropout = o.lora_dropout;
-  config.use_rslora = o.rslora;
-  config.target_modules = split_commas(o.lora_targets);
-  if (config.target_modules.empty()) fail("--lora-targets: no module names given");
-  config.base_model_name_or_path = o.model_dir;
-  // A typo in --lora-targets fails here, before anything is loaded.
-  lora::targeted_modules(base, config, "--lora-targets", /*each_target_must_match=*/true);
-  return config;
-}
-
 // The batches of each epoch, planned once (they are a function of seed and epoch only).
 struct EpochPlans {
   const std::vector<int64_t>* lengths;
@@ -204,7 +189,10 @@ void run_sft(const SftOptions& options) {
       resolve_chat_template(options.chat_template, o.model_dir);
   std::optional<c10::ScalarType> storage;
   if (!o.dtype.empty()) storage = model::parse_dtype_name(o.dtype, "--dtype");
-  const io::AdapterConfig lora_config = o.full ? io::AdapterConfig{} : adapter_config(o, config);
+  const io::AdapterConfig lora_config =
+      o.full ? io::AdapterConfig{}
+             : lora::adapter_config_from_flags(config, o.lora_r, o.lora_alpha, o.lora_dropout,
+                                               o.rslora, o.lora_targets, o.model_dir);
   data::SftDataset train = read_data(o.data, tokenizer, options, chat_template.chat_template);
   data::SftDataset eval_set;
   if (!o.eval_data.empty())
@@ -295,6 +283,19 @@ void run_sft(const SftOptions& options) {
   Progress progress(o.log_every);
   trainable.set_training(true);
   auto save = [&](int64_t step) {
+    // A finite loss can still be followed by an update that overflows the weights (too
+    // large a step); such weights are never written as a checkpoint to resume from.
+    for (const auto& p : params)
+      if (!torch::isfinite(p).all().item<bool>()) {
+        progress.finish_line();
+        const auto last = latest_checkpoint(run.root);
+        fail(
+            "step {}: the weights are no longer finite after the update; stopped without "
+            "saving them. {} (try a lower --lr)",
+            step,
+            last ? "The last good checkpoint is " + *last
+                 : std::string("No checkpoint was saved yet"));
+      }
     save_checkpoint(run.checkpoint(step), state, *optimizer,
                     [&](const std::string& dir) { trainable.save_checkpoint_weights(dir); });
     prune_checkpoints(run.root, o.keep_last);

@@ -29,12 +29,6 @@ void check_train_options(const TrainOptions& o) {
     fail("--eval-fraction must be in [0, 1) (got {})", o.eval_fraction);
   if (!o.eval_data.empty() && o.eval_fraction > 0)
     fail("give --eval-data or --eval-fraction, not both");
-  if (!o.full) {
-    if (o.lora_r < 1) fail("--lora-r must be at least 1 (got {})", o.lora_r);
-    if (!(o.lora_alpha > 0)) fail("--lora-alpha must be positive (got {})", o.lora_alpha);
-    if (!(o.lora_dropout >= 0 && o.lora_dropout < 1))
-      fail("--lora-dropout must be in [0, 1) (got {})", o.lora_dropout);
-  }
   if (o.loss_chunk < 0) fail("--loss-chunk must be >= 0 (got {})", o.loss_chunk);
   if (o.log_every < 1) fail("--log-every must be at least 1 (got {})", o.log_every);
   if (o.save_every < 0) fail("--save-every must be >= 0 (got {})", o.save_every);

@@ -31,7 +31,7 @@ expect_error "lora-init: unknown target" '"c_attn" matches no layer' \
   "$ZILI" lora-init --model base --out x --lora-targets q_proj,c_attn
 expect_error "lora-init: layer out of range" "layers 0-1" "$ZILI" lora-init --model base --out x --lora-layers 0-5
 expect_error "lora-init: bad layer list" "cannot read" "$ZILI" lora-init --model base --out x --lora-layers one
-expect_error "lora-init: r = 0" "--lora-r must be positive" "$ZILI" lora-init --model base --out x --lora-r 0
+expect_error "lora-init: r = 0" "--lora-r must be at least 1" "$ZILI" lora-init --model base --out x --lora-r 0
 expect_error "lora-init: dropout 1" "--lora-dropout" "$ZILI" lora-init --model base --out x --lora-dropout 1
 expect_error "lora-init: bad init" '--init: "pissa"' "$ZILI" lora-init --model base --out x --init pissa
 expect_error "lora-init: --out is the model" "holds the input" "$ZILI" lora-init --model base --out base --force

@@ -2,7 +2,6 @@
 // shipped corpus (one plain, one that also has ChatML's markers as user-defined pieces).
 #pragma once
 
-#include <sentencepiece_trainer.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -51,30 +50,8 @@ inline const data::Tokenizer& plain_tokenizer() {
 // as in the ChatML fine-tunes whose sentencepiece model carries them.
 inline const std::string& chatml_model_path() {
   static const std::string path = [] {
-    const std::unordered_map<std::string, std::string> args = {
-        {"input", kCorpus},
-        {"model_type", "bpe"},
-        {"vocab_size", "512"},
-        {"byte_fallback", "true"},
-        {"split_digits", "true"},
-        {"normalization_rule_name", "identity"},
-        {"remove_extra_whitespaces", "false"},
-        {"add_dummy_prefix", "true"},
-        {"allow_whitespace_only_pieces", "true"},
-        {"unk_id", "0"},
-        {"bos_id", "1"},
-        {"eos_id", "2"},
-        {"pad_id", "-1"},
-        {"user_defined_symbols", "<|im_start|>,<|im_end|>"},
-        {"num_threads", "1"},
-        {"character_coverage", "1.0"},
-        {"minloglevel", "2"},
-    };
-    std::string model;
-    const auto status = sentencepiece::SentencePieceTrainer::Train(args, nullptr, &model);
-    if (!status.ok()) throw std::runtime_error("training the ChatML test model failed");
     const std::string file = scratch() / "chatml.model";
-    write_file_atomic(file, model);
+    data::train_tokenizer(kCorpus, 512, file, {"<|im_start|>", "<|im_end|>"});
     return file;
   }();
   return path;

@@ -2,6 +2,8 @@
 // gives the base logits bit for bit, save/load round trip, and the mismatch errors.
 #include <catch2/catch.hpp>
 
+#include "model_fixtures.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -20,18 +22,7 @@ model::ModelConfig tiny() {
   return model::preset_config("tiny", 97);
 }
 
-model::LlamaForCausalLM random_model(const model::ModelConfig& c, uint64_t seed) {
-  auto weights = model::random_weights(c, seed, torch::kFloat32);
-  std::map<std::string, torch::Tensor> by_name;
-  std::vector<std::string> names;
-  for (auto& [name, t] : weights)
-    by_name[name] = name.ends_with("norm.weight") ? t : t * 15, names.push_back(name);
-  model::LlamaForCausalLM net(c);
-  model::assign_parameters(
-      *net, [&](const std::string& n) -> std::optional<torch::Tensor> { return by_name.at(n); },
-      names, "test", {});
-  return net;
-}
+using test::random_model;
 
 std::string temp_dir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() /

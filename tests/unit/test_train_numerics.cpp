@@ -3,6 +3,8 @@
 // loss mask deciding which labels can move a gradient.
 #include <catch2/catch.hpp>
 
+#include "model_fixtures.h"
+
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -35,22 +37,7 @@ model::ModelConfig tiny(std::optional<int64_t> sliding_window = std::nullopt) {
   return c;
 }
 
-// Random weights scaled up so that predictions are far from uniform; `dtype` for weights and
-// compute (float64 where gradients are compared to rounding).
-model::LlamaForCausalLM random_model(const model::ModelConfig& c, uint64_t seed,
-                                     c10::ScalarType dtype) {
-  auto weights = model::random_weights(c, seed, dtype);
-  std::map<std::string, torch::Tensor> by_name;
-  std::vector<std::string> names;
-  for (auto& [name, t] : weights)
-    by_name[name] = name.ends_with("norm.weight") ? t : t * 15, names.push_back(name);
-  model::LlamaForCausalLM net(c);
-  model::assign_parameters(
-      *net, [&](const std::string& n) -> std::optional<torch::Tensor> { return by_name.at(n); },
-      names, "test", {});
-  net->model->compute_dtype = dtype;
-  return net;
-}
+using test::random_model;
 
 // LoRA on every linear with dropout, in training mode, A and B random (B = 0 would leave
 // every A without a gradient) in `dtype`.
