@@ -18,7 +18,7 @@
 #include "data/sft_data.h"
 #include "model/config.h"
 #include "model/logprobs.h"
-#include "train/sft.h"
+#include "train/run_setup.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 

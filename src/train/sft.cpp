@@ -8,69 +8,24 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <numeric>
 #include <random>
 
 #include <spdlog/spdlog.h>
-#include <nlohmann/json.hpp>
 
 #include "data/batching.h"
 #include "data/sft_data.h"
-#include "data/tokenizer.h"
-#include "lora/lora_model.h"
-#include "model/config.h"
-#include "model/load.h"
 #include "train/checkpoint.h"
-#include "train/grad_checkpoint.h"
 #include "train/interrupt.h"
 #include "train/lr_schedule.h"
 #include "train/metrics_log.h"
-#include "train/optimizer_state.h"
 #include "train/progress.h"
 #include "train/run_folder.h"
+#include "train/run_setup.h"
 #include "train/sft_loss.h"
-#include "train/trainable.h"
-#include "util/atomic_file.h"
 #include "util/error.h"
-#include "util/staging_dir.h"
-
-namespace fs = std::filesystem;
 
 namespace zili::train {
-
-ChatTemplateChoice resolve_chat_template(const std::string& flag, const std::string& model_dir) {
-  if (flag != "auto") return {data::parse_chat_template(flag), "chat template: " + flag, false};
-  const fs::path path = fs::path(model_dir) / "tokenizer_config.json";
-  std::string jinja;
-  if (fs::exists(path)) {
-    nlohmann::json config = nlohmann::json::parse(read_file(path.string()), nullptr, false);
-    if (config.is_object() && config.contains("chat_template") &&
-        config["chat_template"].is_string())
-      jinja = config["chat_template"].get<std::string>();
-  }
-  if (jinja.empty())
-    return {data::ChatTemplate::chatml,
-            "chat template: chatml (the model has none; pick another with --chat-template)", false};
-  if (auto known = data::recognise_chat_template(jinja))
-    return {*known,
-            fmt::format("chat template: {} (recognised in {})", data::chat_template_name(*known),
-                        path.string()),
-            false};
-  return {data::ChatTemplate::chatml,
-          fmt::format("{}: its chat_template is not one of the built-in ones (llama2, mistral, "
-                      "chatml, zephyr, alpaca, plain); using chatml instead (choose with "
-                      "--chat-template)",
-                      path.string()),
-          true};
-}
-
-void log_chat_template(const ChatTemplateChoice& choice) {
-  if (choice.unrecognised)
-    spdlog::warn("{}", choice.note);
-  else
-    spdlog::info("{}", choice.note);
-}
 
 namespace {
 
@@ -165,45 +120,25 @@ double evaluate(model::LlamaForCausalLMImpl& model, Trainable& trainable,
   return tokens > 0 ? nll / static_cast<double>(tokens) : NAN;
 }
 
-double grad_norm_of(const std::vector<torch::Tensor>& params, double max_norm) {
-  if (max_norm > 0) return torch::nn::utils::clip_grad_norm_(params, max_norm);
-  double sum = 0;
-  for (const auto& p : params)
-    if (p.grad().defined()) sum += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
-  return std::sqrt(sum);
-}
-
 }  // namespace
 
 void run_sft(const SftOptions& options) {
   const TrainOptions& o = options.train;
-  check_train_options(o);
   const bool resuming = !o.resume.empty();
 
   // --- 1. Inputs, all checked before anything is written or logged -------------------------
-  if (!resuming && fs::exists(o.out) && !(fs::is_directory(o.out) && fs::is_empty(o.out)))
-    fail("{}: exists; choose another --out, or continue that run with --resume {}", o.out, o.out);
-  const model::ModelConfig config = model::load_config(o.model_dir);
-  const data::Tokenizer tokenizer = data::Tokenizer::load_dir(o.model_dir);
-  const ChatTemplateChoice chat_template =
-      resolve_chat_template(options.chat_template, o.model_dir);
-  std::optional<c10::ScalarType> storage;
-  if (!o.dtype.empty()) storage = model::parse_dtype_name(o.dtype, "--dtype");
-  const io::AdapterConfig lora_config =
-      o.full ? io::AdapterConfig{}
-             : lora::adapter_config_from_flags(config, o.lora_r, o.lora_alpha, o.lora_dropout,
-                                               o.rslora, o.lora_targets, o.model_dir);
-  data::SftDataset train = read_data(o.data, tokenizer, options, chat_template.chat_template);
+  const RunInputs in = check_run_inputs(o, options.chat_template);
+  const data::ChatTemplate chat_template = in.chat_template.chat_template;
+  data::SftDataset train = read_data(o.data, in.tokenizer, options, chat_template);
   data::SftDataset eval_set;
-  if (!o.eval_data.empty())
-    eval_set = read_data(o.eval_data, tokenizer, options, chat_template.chat_template);
+  if (!o.eval_data.empty()) eval_set = read_data(o.eval_data, in.tokenizer, options, chat_template);
   std::vector<std::string> fingerprinted = {o.data, o.model_dir + "/config.json"};
   if (!o.eval_data.empty()) fingerprinted.push_back(o.eval_data);
   const std::string fingerprint = fingerprint_files(fingerprinted);
   std::vector<TokenizedExample> eval = std::move(eval_set.examples);
   if (o.eval_fraction > 0) eval = hold_out(train.examples, o.eval_fraction, o.seed);
 
-  log_chat_template(chat_template);
+  log_chat_template(in.chat_template);
   log_data(o.data, train.stats, o.max_length);
   if (!o.eval_data.empty()) log_data(o.eval_data, eval_set.stats, o.max_length);
   if (o.eval_fraction > 0)
@@ -214,21 +149,9 @@ void run_sft(const SftOptions& options) {
       resuming ? latest_checkpoint(run.root) : std::nullopt;
 
   // --- 2. The model and what is trained ---------------------------------------------------
-  model::LoadOptions load;
-  load.dtype = o.full ? std::optional<c10::ScalarType>(torch::kFloat32) : storage;
-  const std::string weights_from = o.full && resume_from ? *resume_from : o.model_dir;
-  model::LlamaForCausalLM model = model::load_model(weights_from, config, load);
-  Trainable trainable =
-      o.full ? Trainable::full(*model)
-             : Trainable::lora(*model, lora_config, o.seed, resume_from.value_or(""));
-  set_grad_checkpointing(*model->model, o.grad_checkpoint);
-  AdamWSettings adamw;
-  adamw.lr = o.lr;
-  adamw.weight_decay = o.weight_decay;
-  auto optimizer = make_adamw(trainable.decayed, trainable.not_decayed, adamw);
-  const std::vector<torch::Tensor> params = trainable.all();
-  int64_t trainable_count = 0;
-  for (const auto& p : params) trainable_count += p.numel();
+  Policy policy = load_policy(o, in, resume_from);
+  model::LlamaForCausalLMImpl& model = *policy.model;
+  Trainable& trainable = policy.trainable;
 
   // --- 3. The schedule --------------------------------------------------------------------
   std::vector<int64_t> lengths;
@@ -241,7 +164,7 @@ void run_sft(const SftOptions& options) {
   }
   const LrPlan lr_plan{o.lr, parse_lr_schedule(o.lr_schedule),
                        warmup_steps_for(o.warmup_steps, o.warmup_ratio, total_steps), total_steps};
-  const int64_t pad_id = tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : 0;
+  const int64_t pad_id = in.tokenizer.pad_id() >= 0 ? in.tokenizer.pad_id() : 0;
   {
     int64_t real = 0, padded = 0;
     for (const auto& indices : plans.of(0)) {
@@ -257,52 +180,20 @@ void run_sft(const SftOptions& options) {
         o.grad_accum, 100.0 * (padded - real) / std::max<int64_t>(1, padded),
         options.packing ? " (packed)" : " (grouped by length)");
   }
-  spdlog::info("training {} parameters ({}), {} warmup steps, {} schedule, lr {}", trainable_count,
-               o.full ? "full" : "LoRA r=" + std::to_string(o.lora_r), lr_plan.warmup_steps,
-               o.lr_schedule, o.lr);
+  spdlog::info("training {} parameters ({}), {} warmup steps, {} schedule, lr {}",
+               policy.parameter_count, o.full ? "full" : "LoRA r=" + std::to_string(o.lora_r),
+               lr_plan.warmup_steps, o.lr_schedule, o.lr);
 
-  TrainerState state;
-  state.fingerprint = fingerprint;
-  if (resume_from) {
-    state = load_checkpoint(*resume_from, *optimizer);
-    if (state.fingerprint != fingerprint)
-      fail(
-          "{}: the data or model files changed since this run started (fingerprint {} now {}); "
-          "a resumed run must see the same inputs",
-          *resume_from, state.fingerprint, fingerprint);
-    spdlog::info("resuming {} from {} (step {} of {})", run.root, *resume_from, state.step,
-                 total_steps);
-  } else {
-    torch::manual_seed(o.seed);  // LoRA dropout
-    if (resuming) spdlog::info("{}: no checkpoint yet; starting from step 0", run.root);
-  }
+  TrainerState state = start_or_resume(o, run, resume_from, policy, fingerprint, total_steps);
 
   // --- 4. The steps -----------------------------------------------------------------------
   MetricsLog metrics(run.metrics(), resuming ? state.step : -1);
   catch_stop_signals();
   Progress progress(o.log_every);
   trainable.set_training(true);
-  auto save = [&](int64_t step) {
-    // A finite loss can still be followed by an update that overflows the weights (too
-    // large a step); such weights are never written as a checkpoint to resume from.
-    for (const auto& p : params)
-      if (!torch::isfinite(p).all().item<bool>()) {
-        progress.finish_line();
-        const auto last = latest_checkpoint(run.root);
-        fail(
-            "step {}: the weights are no longer finite after the update; stopped without "
-            "saving them. {} (try a lower --lr)",
-            step,
-            last ? "The last good checkpoint is " + *last
-                 : std::string("No checkpoint was saved yet"));
-      }
-    save_checkpoint(run.checkpoint(step), state, *optimizer,
-                    [&](const std::string& dir) { trainable.save_checkpoint_weights(dir); });
-    prune_checkpoints(run.root, o.keep_last);
-  };
   auto log_eval = [&] {
     if (eval.empty()) return;
-    const double loss = evaluate(*model, trainable, eval, options, pad_id);
+    const double loss = evaluate(model, trainable, eval, options, pad_id);
     progress.finish_line();
     spdlog::info("step {}: eval loss {:.4f} on {} examples", state.step, loss, eval.size());
     metrics.write({{"step", state.step}, {"eval_loss", loss}, {"eval_examples", eval.size()}});
@@ -332,37 +223,18 @@ void run_sft(const SftOptions& options) {
     }
     // loss = sum of every target token's NLL over the step's batches / their target count,
     // so --grad-accum k gives the gradient of one k-times larger batch.
-    optimizer->zero_grad();
+    policy.optimizer->zero_grad();
     double loss = 0;
     for (const data::Batch& batch : batches) {
       torch::Tensor part =
-          sft_nll_sum(*model, batch, o.loss_chunk) / static_cast<double>(step_targets);
+          sft_nll_sum(model, batch, o.loss_chunk) / static_cast<double>(step_targets);
       part.backward();
       loss += part.item<double>();
       window_real += batch.real_tokens;
       window_padded += batch.padded_tokens();
     }
-    const double grad_norm = grad_norm_of(params, o.max_grad_norm);
     const double lr = learning_rate(lr_plan, state.step);
-    if (std::isfinite(loss) && std::isfinite(grad_norm)) {
-      set_learning_rate(*optimizer, lr);
-      optimizer->step();
-    } else if (o.skip_nonfinite) {
-      progress.finish_line();
-      spdlog::warn(
-          "step {}: the loss is not finite ({}, grad norm {}); step skipped "
-          "(--skip-nonfinite)",
-          state.step + 1, loss, grad_norm);
-    } else {
-      progress.finish_line();
-      const auto last = latest_checkpoint(run.root);
-      fail(
-          "step {}: the loss is not finite ({}, grad norm {}); stopped. {} (try a lower --lr, "
-          "or --skip-nonfinite to skip such steps)",
-          state.step + 1, loss, grad_norm,
-          last ? "The last good checkpoint is " + *last
-               : std::string("No checkpoint was saved yet"));
-    }
+    const double grad_norm = apply_update(policy, o, loss, lr, state.step + 1, run, progress);
     ++state.step;
     state.next_batch = end;
     for (const auto& b : batches) state.tokens_seen += b.real_tokens;
@@ -401,13 +273,10 @@ void run_sft(const SftOptions& options) {
     const int signal = stop_signal();
     if (signal != 0 || state.step == total_steps ||
         (o.save_every > 0 && state.step % o.save_every == 0))
-      save(state.step);
+      save_step(policy, o, run, state, progress);
     if (signal != 0) {
       progress.finish_line();
-      throw Interrupted{signal, fmt::format("stopped by signal {} after step {} of {}; checkpoint "
-                                            "{} written. Continue with: zili sft --resume {}",
-                                            signal, state.step, total_steps,
-                                            run.checkpoint(state.step), run.root)};
+      throw interrupted(signal, state, total_steps, run, "sft");
     }
   }
   progress.finish_line();
@@ -416,9 +285,7 @@ void run_sft(const SftOptions& options) {
   log_eval();
 
   // --- 5. The result ----------------------------------------------------------------------
-  StagingDir result(run.result(o.full), /*overwrite=*/true);
-  trainable.save_final(result.path(), o.model_dir, storage.value_or(config.dtype));
-  result.commit();
+  save_result(policy, o, in, run);
   spdlog::info("wrote {} after {} steps ({:.1f} s of training, peak memory {:.0f} MiB)",
                run.result(o.full), state.step, state.elapsed_seconds, peak_rss_mib());
 }

@@ -125,6 +125,12 @@ run_ok "--packing --grad-checkpoint --grad-accum" "$ZILI" sft --config "$RECIPE"
   --eval-fraction 0.1
 grep -q "packed" err.txt && pass "packing reported in the log" || failed "no packing line: $(cat err.txt)"
 run_ok "eval of the --full model" "$ZILI" eval --model pre/model --data "$EVAL"
+run_ok "--dtype bf16 base" "$ZILI" sft --config "$RECIPE" --model pre/model --data train.jsonl \
+  --out bf16 --dtype bf16 --max-steps 4
+run_ok "another --seed" "$ZILI" sft --config "$RECIPE" --model pre/model --data train.jsonl \
+  --out seed8 --seed 8
+cmp -s run1/adapter/adapter_model.safetensors seed8/adapter/adapter_model.safetensors \
+  && failed "--seed 8 gave the adapter of --seed 7" || pass "another --seed, another adapter"
 printf '{"prompt": "Two plus two is", "completion": " four."}\n{"text": "plain text"}\n' >mixed.jsonl
 printf '{"text": "The cat sat on the mat."}\n{"text": "Two and two make four."}\n' >texts.jsonl
 run_ok "text layout" "$ZILI" sft --config "$RECIPE" --model base --data texts.jsonl --out texts \

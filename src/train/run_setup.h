@@ -1,0 +1,92 @@
+// What `zili sft` and `zili dpo` set up and do the same way, as plain functions their loops
+// call in order: check the inputs before anything is written, load the policy (model, what
+// is trained, AdamW), start or resume the trainer state, apply one update, save a checkpoint,
+// write the result. Each loop stays one readable function of its own.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "data/chat_template.h"
+#include "data/tokenizer.h"
+#include "io/peft_adapter.h"
+#include "model/config.h"
+#include "model/llama.h"
+#include "train/checkpoint.h"
+#include "train/interrupt.h"
+#include "train/progress.h"
+#include "train/run_folder.h"
+#include "train/train_options.h"
+#include "train/trainable.h"
+
+namespace zili::train {
+
+// --chat-template: a named template, or "auto": the one tokenizer_config.json's
+// chat_template corresponds to; chatml when it has none or one we do not recognise. `note`
+// says which and why, for the log (printed once every input is checked, so that an error
+// stays one line).
+struct ChatTemplateChoice {
+  data::ChatTemplate chat_template = data::ChatTemplate::chatml;
+  std::string note;
+  bool unrecognised = false;  // the model's own template is not a built-in one
+};
+ChatTemplateChoice resolve_chat_template(const std::string& flag, const std::string& model_dir);
+void log_chat_template(const ChatTemplateChoice& choice);
+
+// The flags, --out, config.json, the tokenizer, --dtype, the chat template and the LoRA
+// settings, checked before any data is read or anything written.
+struct RunInputs {
+  model::ModelConfig config;
+  data::Tokenizer tokenizer;
+  ChatTemplateChoice chat_template;
+  std::optional<c10::ScalarType> storage;  // --dtype, else the checkpoint's
+  io::AdapterConfig lora_config;           // unused with --full
+};
+RunInputs check_run_inputs(const TrainOptions& o, const std::string& chat_template_flag);
+
+// The model being trained, what of it is trained, and AdamW over that.
+struct Policy {
+  model::LlamaForCausalLM model{nullptr};
+  Trainable trainable;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::vector<torch::Tensor> params;  // trainable.all()
+  int64_t parameter_count = 0;
+};
+// Weights from the base (or, with --full, the checkpoint being resumed); LoRA adapters
+// fresh, from `init_adapter` when given, or from the checkpoint being resumed.
+Policy load_policy(const TrainOptions& o, const RunInputs& in,
+                   const std::optional<std::string>& resume_from,
+                   const std::string& init_adapter = "");
+
+// The trainer state of the checkpoint being resumed (optimizer and random generator
+// restored; zili::Error when the inputs' fingerprint changed), or a fresh one (generator
+// seeded with --seed).
+TrainerState start_or_resume(const TrainOptions& o, const RunFolder& run,
+                             const std::optional<std::string>& resume_from, Policy& policy,
+                             const std::string& fingerprint, int64_t total_steps);
+
+// After the backward of a step: the global gradient norm (clipped to --max-grad-norm), and
+// the AdamW update at `lr` when loss and norm are finite. A non-finite step is skipped with
+// --skip-nonfinite (a warning) and stops the run otherwise (zili::Error naming the step and
+// the last good checkpoint). Returns the norm.
+double apply_update(Policy& policy, const TrainOptions& o, double loss, double lr,
+                    int64_t step_number, const RunFolder& run, Progress& progress);
+
+// checkpoints/step-N for `state`, then the old ones pruned to --keep-last. Weights that
+// are no longer finite are never saved (zili::Error naming the last good checkpoint).
+void save_step(Policy& policy, const TrainOptions& o, const RunFolder& run,
+               const TrainerState& state, Progress& progress);
+
+// RUN/adapter (or RUN/model with --full), written aside and renamed into place.
+void save_result(const Policy& policy, const TrainOptions& o, const RunInputs& in,
+                 const RunFolder& run);
+
+// What a loop throws after saving on SIGINT/SIGTERM.
+Interrupted interrupted(int signal, const TrainerState& state, int64_t total_steps,
+                        const RunFolder& run, const std::string& command);
+
+}  // namespace zili::train
