@@ -15,6 +15,8 @@ void add_tokenize_command(CLI::App& root);
 void add_lora_init_command(CLI::App& root);
 void add_merge_command(CLI::App& root);
 void add_sft_command(CLI::App& root);
+void add_dpo_command(CLI::App& root);
+void add_dpo_loss_command(CLI::App& root);
 
 // --threads N on a subcommand (default: all cores); apply it with set_threads().
 void add_threads_option(CLI::App& command, int& threads);

@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
   zili::cli::add_lora_init_command(app);
   zili::cli::add_merge_command(app);
   zili::cli::add_sft_command(app);
+  zili::cli::add_dpo_command(app);
+  zili::cli::add_dpo_loss_command(app);
 
   try {
     app.parse(argc, argv);

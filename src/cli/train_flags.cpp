@@ -77,6 +77,23 @@ void add_train_flags(CLI::App& cmd, TrainFlags& flags) {
   add_threads_option(cmd, o.threads);
 }
 
+CLI::Option* add_preference_flags(CLI::App& cmd, std::string& loss, dpo::PreferenceSettings& s) {
+  cmd.add_option("--loss", loss, "One of " + dpo::preference_loss_names())->capture_default_str();
+  CLI::Option* beta =
+      cmd.add_option("--beta", s.beta, "DPO beta (KL strength); not orpo's")->capture_default_str();
+  cmd.add_option("--label-smoothing", s.label_smoothing,
+                 "cDPO epsilon (sigmoid, simpo), flip rate (robust), EXO epsilon (exo_pair)")
+      ->capture_default_str();
+  cmd.add_option("--simpo-gamma", s.simpo_gamma, "SimPO target reward margin")
+      ->capture_default_str();
+  cmd.add_option("--orpo-lambda", s.orpo_lambda, "ORPO odds-ratio weight (TRL's ORPOConfig.beta)")
+      ->capture_default_str();
+  cmd.add_option("--sft-weight", s.sft_weight,
+                 "Weight of + NLL of the chosen (RPO alpha; CPO alpha for simpo)")
+      ->capture_default_str();
+  return beta;
+}
+
 namespace {
 
 // The same setting? Numbers compare by value ("2e-4" and "0.0002").

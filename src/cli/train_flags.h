@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "dpo/preference_loss.h"
 #include "train/train_options.h"
 
 namespace zili::cli {
@@ -22,5 +23,11 @@ void add_train_flags(CLI::App& command, TrainFlags& flags);
 // from the run's is an error (except --threads and --log-every). Then records every resolved
 // setting as TOML in options->config_toml.
 void resolve_train_flags(CLI::App& command, TrainFlags& flags);
+
+// --loss and the settings of the preference losses (--beta, --label-smoothing, --simpo-gamma,
+// --orpo-lambda, --sft-weight), shared by `zili dpo` and `zili dpo-loss`. Returns --beta,
+// whose use with orpo the caller refuses (orpo's weight is --orpo-lambda).
+CLI::Option* add_preference_flags(CLI::App& command, std::string& loss,
+                                  dpo::PreferenceSettings& settings);
 
 }  // namespace zili::cli

@@ -34,6 +34,11 @@ struct Batch {
   torch::Tensor loss_mask;    // [B, T] bool
   int64_t real_tokens = 0;    // non-padding tokens
   int64_t target_tokens = 0;  // true entries of loss_mask
+  // Pair batches (make_pair_batch, data/pair_batching.h) only: rows [0, pairs) hold the
+  // chosen sequences, rows [pairs, 2 pairs) the rejected ones (row pairs + p is row p's pair),
+  // and completion_tokens the true entries of loss_mask per row (its completion's tokens).
+  int64_t pairs = 0;
+  torch::Tensor completion_tokens;  // [B] int64; undefined in other batches
   int64_t padded_tokens() const { return input_ids.numel(); }
 };
 

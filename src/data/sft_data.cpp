@@ -9,6 +9,7 @@
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
+#include "data/json_fields.h"
 #include "data/jsonl.h"
 #include "util/error.h"
 
@@ -186,47 +187,6 @@ std::optional<Layout> layout_of(const json& object) {
   return std::nullopt;
 }
 
-const json& field(const json& object, const char* key) {
-  const auto it = object.find(key);
-  if (it == object.end()) fail("missing key \"{}\"", key);
-  return *it;
-}
-
-std::string string_field(const json& object, const char* key, bool allow_empty) {
-  const json& value = field(object, key);
-  if (!value.is_string()) fail("\"{}\" must be a string, got {}", key, value.type_name());
-  std::string text = value.get<std::string>();
-  if (!allow_empty && text.empty()) fail("\"{}\" is empty", key);
-  return text;
-}
-
-// A list of {"role", "content"} objects. where: how a message is named in a reason,
-// "message" or "\"completion\" message".
-std::vector<Message> messages_field(const json& object, const char* key, const std::string& where) {
-  const json& list = field(object, key);
-  if (!list.is_array()) fail("\"{}\" must be a list of messages, got {}", key, list.type_name());
-  if (list.empty()) fail("\"{}\" is empty", key);
-  std::vector<Message> messages;
-  for (size_t i = 0; i < list.size(); ++i) {
-    const json& m = list[i];
-    if (!m.is_object())
-      fail("{} {} must be an object with \"role\" and \"content\", got {}", where, i + 1,
-           m.type_name());
-    for (const char* member : {"role", "content"}) {
-      if (!m.contains(member)) fail("{} {} has no \"{}\"", where, i + 1, member);
-      if (!m.at(member).is_string())
-        fail("\"{}\" of {} {} must be a string, got {}", member, where, i + 1,
-             m.at(member).type_name());
-    }
-    Message message{m.at("role").get<std::string>(), m.at("content").get<std::string>()};
-    if (message.role != "system" && message.role != "user" && message.role != "assistant")
-      fail("unknown role \"{}\" in {} {} (expected system, user or assistant)", message.role, where,
-           i + 1);
-    messages.push_back(std::move(message));
-  }
-  return messages;
-}
-
 bool has_assistant(const std::vector<Message>& messages) {
   return std::any_of(messages.begin(), messages.end(),
                      [](const Message& m) { return m.role == "assistant"; });
@@ -238,19 +198,19 @@ std::vector<ChatPart> parts_of(const json& object, Layout layout, ChatTemplate c
   switch (layout) {
     case Layout::text:
       return {{Kind::bos, "", false, true},
-              {Kind::text, string_field(object, "text", false), true, false}};
+              {Kind::text, json_string_field(object, "text", false), true, false}};
     case Layout::prompt_completion: {
       // TRL's plain prompt-completion: the two strings joined as they are.
-      std::string prompt = string_field(object, "prompt", true);
-      std::string completion = string_field(object, "completion", false);
+      std::string prompt = json_string_field(object, "prompt", true);
+      std::string completion = json_string_field(object, "completion", false);
       return {{Kind::bos, "", false, true},
               {Kind::text, std::move(prompt), false, false},
               {Kind::text, std::move(completion), true, false}};
     }
     case Layout::conversational: {
-      std::vector<Message> messages = messages_field(object, "prompt", "\"prompt\" message");
+      std::vector<Message> messages = json_messages_field(object, "prompt", "\"prompt\" message");
       const std::vector<Message> completion =
-          messages_field(object, "completion", "\"completion\" message");
+          json_messages_field(object, "completion", "\"completion\" message");
       if (!has_assistant(completion))
         fail("\"completion\" has no assistant message: nothing to train on");
       const size_t trainable_from = messages.size();
@@ -262,7 +222,7 @@ std::vector<ChatPart> parts_of(const json& object, Layout layout, ChatTemplate c
       }
     }
     case Layout::messages: {
-      const std::vector<Message> messages = messages_field(object, "messages", "message");
+      const std::vector<Message> messages = json_messages_field(object, "messages", "message");
       if (!has_assistant(messages))
         fail("\"messages\" has no assistant message: nothing to train on");
       return render_conversation(chat_template, messages);

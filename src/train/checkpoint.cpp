@@ -25,7 +25,7 @@ nlohmann::json trainer_state_json(const TrainerState& s) {
           {"tokens_seen", s.tokens_seen},
           {"elapsed_seconds", s.elapsed_seconds},
           {"fingerprint", s.fingerprint},
-          {"window_loss", s.window_loss},
+          {"window_sums", s.window_sums},
           {"window_steps", s.window_steps}};
 }
 
@@ -43,7 +43,7 @@ TrainerState parse_trainer_state(const nlohmann::json& json, const std::string& 
     s.tokens_seen = field("tokens_seen").get<int64_t>();
     s.elapsed_seconds = field("elapsed_seconds").get<double>();
     s.fingerprint = field("fingerprint").get<std::string>();
-    s.window_loss = field("window_loss").get<double>();
+    s.window_sums = field("window_sums").get<std::map<std::string, double>>();
     s.window_steps = field("window_steps").get<int64_t>();
   } catch (const nlohmann::json::exception& e) {
     fail("{}: {}", where, e.what());

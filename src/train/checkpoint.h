@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -20,9 +21,11 @@ struct TrainerState {
   int64_t next_batch = 0;   // index of the next batch in that epoch's plan
   int64_t tokens_seen = 0;  // real (non-padding) tokens trained on so far
   double elapsed_seconds = 0;
-  std::string fingerprint;   // of the data and the settings that shape the run
-  double window_loss = 0;    // sum of the step losses since the last logged step
-  int64_t window_steps = 0;  // and their count
+  std::string fingerprint;  // of the data and the settings that shape the run
+  // Sums of each logged quantity ("loss", ...) over the steps since the last logged step, and
+  // their count: a resumed run logs the same means as an uninterrupted one.
+  std::map<std::string, double> window_sums;
+  int64_t window_steps = 0;
 };
 
 nlohmann::json trainer_state_json(const TrainerState& state);

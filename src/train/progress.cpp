@@ -27,9 +27,9 @@ void Progress::step(const StepReport& r) {
   const double per_step =
       r.steps_this_process > 0 ? r.elapsed_seconds / static_cast<double>(r.steps_this_process) : 0;
   const std::string eta = format_duration(per_step * static_cast<double>(r.total_steps - r.step));
-  const std::string text =
-      fmt::format("step {}/{} | loss {:.4f} | lr {:.3g} | grad norm {:.3g} | {:.0f} tok/s | ETA {}",
-                  r.step, r.total_steps, r.loss, r.lr, r.grad_norm, r.tokens_per_second, eta);
+  const std::string text = fmt::format(
+      "step {}/{} | loss {:.4f}{} | lr {:.3g} | grad norm {:.3g} | {:.0f} tok/s | ETA {}", r.step,
+      r.total_steps, r.loss, r.extra, r.lr, r.grad_norm, r.tokens_per_second, eta);
   if (terminal_) {
     // \r and clear-to-end-of-line: the line is redrawn in place.
     std::fprintf(stderr, "\r%s\033[K", text.c_str());

@@ -13,6 +13,7 @@ struct StepReport {
   double loss = 0, lr = 0, grad_norm = 0, tokens_per_second = 0;
   double elapsed_seconds = 0;  // of this process's training so far
   int64_t steps_this_process = 0;
+  std::string extra;  // appended to the line, e.g. DPO's " | acc 0.75 | margin 0.412"
 };
 
 class Progress {

@@ -1,8 +1,11 @@
 // The setup and bookkeeping steps `zili sft` and `zili dpo` share.
 #include "train/run_setup.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <numeric>
+#include <random>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -64,6 +67,19 @@ RunInputs check_run_inputs(const TrainOptions& o, const std::string& chat_templa
     in.lora_config = lora::adapter_config_from_flags(
         in.config, o.lora_r, o.lora_alpha, o.lora_dropout, o.rslora, o.lora_targets, o.model_dir);
   return in;
+}
+
+std::vector<bool> held_out(size_t count, double fraction, uint64_t seed) {
+  const auto held = std::max<size_t>(1, static_cast<size_t>(std::lround(fraction * count)));
+  if (held >= count)
+    fail("--eval-fraction {} leaves nothing to train on out of {}", fraction, count);
+  std::vector<size_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 generator(seed ^ 0x65766131ull);  // "eva1": apart from the epoch shuffles
+  std::shuffle(order.begin(), order.end(), generator);
+  std::vector<bool> mask(count, false);
+  for (size_t i = 0; i < held; ++i) mask[order[i]] = true;
+  return mask;
 }
 
 Policy load_policy(const TrainOptions& o, const RunInputs& in,

@@ -48,6 +48,10 @@ struct RunInputs {
 };
 RunInputs check_run_inputs(const TrainOptions& o, const std::string& chat_template_flag);
 
+// Which of `count` examples --eval-fraction holds out: a seeded `fraction` of them (at least
+// one, never all; zili::Error otherwise), the same in every run with the same seed.
+std::vector<bool> held_out(size_t count, double fraction, uint64_t seed);
+
 // The model being trained, what of it is trained, and AdamW over that.
 struct Policy {
   model::LlamaForCausalLM model{nullptr};

@@ -56,24 +56,6 @@ void log_data(const std::string& path, const data::SftDataStats& s, int64_t max_
   for (const std::string& reason : s.skipped_reasons) spdlog::warn("skipped {}", reason);
 }
 
-// Moves a seeded `fraction` of the examples (at least one) out of `train` into the result.
-std::vector<TokenizedExample> hold_out(std::vector<TokenizedExample>& train, double fraction,
-                                       uint64_t seed) {
-  const auto count = std::max<size_t>(1, static_cast<size_t>(std::lround(fraction * train.size())));
-  if (count >= train.size())
-    fail("--eval-fraction {} leaves no training examples out of {}", fraction, train.size());
-  std::vector<size_t> order(train.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 generator(seed ^ 0x65766131ull);  // "eva1": apart from the epoch shuffles
-  std::shuffle(order.begin(), order.end(), generator);
-  std::vector<bool> held(train.size(), false);
-  for (size_t i = 0; i < count; ++i) held[order[i]] = true;
-  std::vector<TokenizedExample> kept, eval;
-  for (size_t i = 0; i < train.size(); ++i) (held[i] ? eval : kept).push_back(std::move(train[i]));
-  train = std::move(kept);
-  return eval;
-}
-
 // The batches of each epoch, planned once (they are a function of seed and epoch only).
 struct EpochPlans {
   const std::vector<int64_t>* lengths;
@@ -136,7 +118,13 @@ void run_sft(const SftOptions& options) {
   if (!o.eval_data.empty()) fingerprinted.push_back(o.eval_data);
   const std::string fingerprint = fingerprint_files(fingerprinted);
   std::vector<TokenizedExample> eval = std::move(eval_set.examples);
-  if (o.eval_fraction > 0) eval = hold_out(train.examples, o.eval_fraction, o.seed);
+  if (o.eval_fraction > 0) {
+    const std::vector<bool> held = held_out(train.examples.size(), o.eval_fraction, o.seed);
+    std::vector<TokenizedExample> kept;
+    for (size_t i = 0; i < held.size(); ++i)
+      (held[i] ? eval : kept).push_back(std::move(train.examples[i]));
+    train.examples = std::move(kept);
+  }
 
   log_chat_template(in.chat_template);
   log_data(o.data, train.stats, o.max_length);
@@ -239,7 +227,7 @@ void run_sft(const SftOptions& options) {
     state.next_batch = end;
     for (const auto& b : batches) state.tokens_seen += b.real_tokens;
     state.elapsed_seconds = elapsed_before + seconds_since(started);
-    state.window_loss += loss;
+    state.window_sums["loss"] += loss;
     ++state.window_steps;
 
     const double window_seconds = seconds_since(window_start);
@@ -250,14 +238,15 @@ void run_sft(const SftOptions& options) {
                       grad_norm,
                       static_cast<double>(window_real) / std::max(1e-9, window_seconds),
                       seconds_since(started),
-                      state.step - first_step};
+                      state.step - first_step,
+                      ""};
     progress.step(report);
     if (state.step % o.log_every == 0 || state.step == total_steps) {
       const double epoch = static_cast<double>(state.epoch) +
                            static_cast<double>(state.next_batch) / static_cast<double>(plan.size());
       metrics.write({{"step", state.step},
                      {"epoch", epoch},
-                     {"loss", state.window_loss / static_cast<double>(state.window_steps)},
+                     {"loss", state.window_sums["loss"] / static_cast<double>(state.window_steps)},
                      {"lr", lr},
                      {"grad_norm", grad_norm},
                      {"tokens_per_second", report.tokens_per_second},
@@ -265,7 +254,7 @@ void run_sft(const SftOptions& options) {
                                               std::max<int64_t>(1, window_padded)},
                      {"elapsed_seconds", state.elapsed_seconds},
                      {"peak_rss_mib", peak_rss_mib()}});
-      state.window_loss = 0;
+      state.window_sums.clear();
       state.window_steps = window_real = window_padded = 0;
       window_start = Clock::now();
     }
