@@ -12,7 +12,9 @@ namespace zili::cli {
 
 void add_train_flags(CLI::App& cmd, TrainFlags& flags) {
   train::TrainOptions& o = *flags.options;
-  cmd.option_defaults()->always_capture_default();
+  // A flag given twice takes its last value, so a script may append overrides.
+  cmd.option_defaults()->always_capture_default()->multi_option_policy(
+      CLI::MultiOptionPolicy::TakeLast);
   cmd.add_option("--config", flags.config_file,
                  "Read settings from this TOML file (a recipe, or RUN/config.toml); flags given "
                  "on the command line win")
@@ -118,8 +120,10 @@ std::string joined(const std::vector<std::string>& values) {
 void make_paths_absolute(CLI::App& cmd) {
   for (const char* name : {"--model", "--data", "--eval-data"}) {
     CLI::Option* option = cmd.get_option(name);
-    if (option->count() == 0 || option->results().empty() || option->results()[0].empty()) continue;
-    const std::string absolute = std::filesystem::absolute(option->results()[0]).lexically_normal();
+    if (option->count() == 0 || option->results().empty() || option->results().back().empty())
+      continue;
+    const std::string absolute =
+        std::filesystem::absolute(option->results().back()).lexically_normal();
     option->clear();
     option->add_result(absolute);
     option->run_callback();
