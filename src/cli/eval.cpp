@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/eval_preferences.h"
 #include "cli/model_flags.h"
 #include "data/jsonl.h"
 #include "data/sft_data.h"
@@ -31,6 +32,7 @@ struct EvalOptions {
   std::string out;
   bool per_token = false;
   std::string chat_template = "auto";
+  double beta = 0.1;
   int batch_size = 8;
   int threads = 1;
 };
@@ -90,6 +92,13 @@ std::vector<Example> read_texts(const std::string& path, const data::Tokenizer& 
 void run_eval(const EvalOptions& options) {
   set_threads(options.threads);
   if (options.batch_size < 1) fail("--batch-size must be at least 1");
+  if (is_preference_file(options.data)) {
+    PreferenceEvalOptions pairs{options.model,         options.data, options.out,
+                                options.chat_template, {},           options.batch_size};
+    pairs.settings.beta = options.beta;
+    if (!(options.beta > 0)) fail("--beta must be positive (got {})", options.beta);
+    return run_preference_eval(pairs);
+  }
   // Everything a user can get wrong in the data or --out is checked before the model loads.
   const Checkpoint checkpoint = open_checkpoint(options.model);
   const int64_t positions = checkpoint.config.max_position_embeddings;
@@ -182,6 +191,9 @@ void add_eval_command(CLI::App& root) {
   cmd->add_flag("--per-token", options->per_token,
                 "Also give each line's token ids and per-token log-probabilities");
   cmd->add_option("--batch-size", options->batch_size, "Lines per forward pass")
+      ->capture_default_str();
+  cmd->add_option("--beta", options->beta,
+                  "For preference files: the DPO beta of the rewards and the sigmoid loss")
       ->capture_default_str();
   add_threads_option(*cmd, options->threads);
   cmd->callback([options] { run_eval(*options); });

@@ -51,6 +51,17 @@ holds "$(metric_at learn 1 rewards/margins) == 0 && $(metric_at learn 1 loss) > 
   && pass "first step: policy = reference, margin 0, loss log 2" \
   || failed "first step: $(grep '"step":1,' learn/metrics.jsonl)"
 
+# zili eval on the preference file gives the same numbers as the run's last evaluation.
+"$ZILI" eval --model pre/model --adapter learn/adapter --data prefs-eval.jsonl --out pairs.jsonl \
+  >eval.txt 2>/dev/null
+summary=$(tail -1 eval.txt)
+eval_acc=$(grep -o '"rewards/accuracies":[-0-9.e]*' <<<"$summary" | cut -d: -f2)
+expect_equal "eval on pairs: the run's held-out accuracy" "$eval_acc" "$acc"
+expect_equal "eval --out: one record per pair" "$(wc -l <pairs.jsonl)" "40"
+"$ZILI" eval --model pre/model --data prefs-eval.jsonl 2>/dev/null | tail -1 >eval-base.txt
+grep -q '"rewards/margins":0.0' eval-base.txt && pass "eval without an adapter: policy = reference" \
+  || failed "eval without adapter: $(cat eval-base.txt)"
+
 # --- --init-adapter: the SFT adapter is the reference, not the bare base --------------------
 run_ok "dpo --init-adapter" "$ZILI" dpo "${common[@]}" --max-steps 3 --out from-sft --init-adapter sft/adapter
 holds "$(metric_at from-sft 1 rewards/chosen) == 0 && $(metric_at from-sft 1 rewards/rejected) == 0" \
