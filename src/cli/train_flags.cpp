@@ -118,9 +118,10 @@ std::string joined(const std::vector<std::string>& values) {
 
 // Paths recorded absolute, so RUN/config.toml works from any folder (--resume, --config).
 void make_paths_absolute(CLI::App& cmd) {
-  for (const char* name : {"--model", "--data", "--eval-data"}) {
-    CLI::Option* option = cmd.get_option(name);
-    if (option->count() == 0 || option->results().empty() || option->results().back().empty())
+  for (const char* name : {"--model", "--data", "--eval-data", "--init-adapter", "--ref-logps"}) {
+    CLI::Option* option = cmd.get_option_no_throw(name);
+    if (option == nullptr || option->count() == 0 || option->results().empty() ||
+        option->results().back().empty())
       continue;
     const std::string absolute =
         std::filesystem::absolute(option->results().back()).lexically_normal();
@@ -167,7 +168,7 @@ void resolve_train_flags(CLI::App& cmd, TrainFlags& flags) {
              cmd.get_name(), cmd.get_name());
       if (option->count() > 0) {  // given on the command line: it wins, unless resuming
         if (resuming && !may_change_on_resume.count(item.name) &&
-            !same_value(joined(option->results()), joined(item.inputs)))
+            !same_value(option->results().back(), joined(item.inputs)))
           fail(
               "--{} {}: the run {} was started with {} = {}; a resumed run keeps its settings "
               "(start a new --out to change them)",

@@ -17,6 +17,7 @@
 #include "data/pair_batching.h"
 #include "data/preference_data.h"
 #include "dpo/reference_logps.h"
+#include "model/config.h"
 #include "train/checkpoint.h"
 #include "train/interrupt.h"
 #include "train/lr_schedule.h"
@@ -182,9 +183,33 @@ void run_dpo(const DpoOptions& options) {
     for (size_t i = 0; i < held.size(); ++i) (held[i] ? eval : kept).push_back(std::move(pairs[i]));
     pairs = std::move(kept);
   }
-  std::vector<std::string> fingerprinted = {o.data, o.model_dir + "/config.json"};
-  if (!o.eval_data.empty()) fingerprinted.push_back(o.eval_data);
-  const std::string fingerprint = train::fingerprint_files(fingerprinted);
+  std::vector<std::string> adapter_files;
+  if (!options.init_adapter.empty())
+    adapter_files = {options.init_adapter + "/adapter_model.safetensors",
+                     options.init_adapter + "/adapter_config.json"};
+  const std::string fingerprint = train::run_fingerprint(o, adapter_files);
+  // What the reference numbers depend on: the base, the adapter the run starts from, the
+  // data (and which pairs the seed holds out), and how it is tokenized and computed.
+  const std::string reference_key =
+      dpo::checkpoint_fingerprint(o.model_dir) + " " + fingerprint + " " +
+      fmt::format("{} {} {} {} {} {} {}", data::chat_template_name(chat_template), o.max_length,
+                  o.drop_overlong, model::dtype_config_name(in.storage.value_or(in.config.dtype)),
+                  o.loss_chunk, o.seed, o.eval_fraction);
+  if (!options.ref_logps.empty()) {
+    if (!needs_reference(kind))
+      fail("--ref-logps: the {} loss uses no reference log-probs", options.loss);
+    if (ReferenceLogps::key_of(options.ref_logps) != reference_key)
+      fail(
+          "{}: its reference log-probs are for another model, data or settings (key differs); "
+          "drop --ref-logps to compute them",
+          options.ref_logps);
+  }
+  if (resuming && o.full && needs_reference(kind) &&
+      !fs::exists(o.resume + "/reference_logps.safetensors"))
+    fail(
+        "{}/reference_logps.safetensors: missing; the reference log-probs of a --full run are "
+        "made from the base before training and cannot be remade from a checkpoint",
+        o.resume);
 
   train::log_chat_template(in.chat_template);
   log_pairs(o.data, train_set.stats, o.max_length);
@@ -206,13 +231,7 @@ void run_dpo(const DpoOptions& options) {
     // Full training changes the very weights the reference is made of: it is computed
     // before the first update, as with --precompute-ref.
     const bool up_front = options.precompute_ref || o.full || !options.ref_logps.empty();
-    // What the numbers depend on: the base, the adapter the run starts from, the data, and
-    // how it is tokenized and computed.
-    std::string key = dpo::checkpoint_fingerprint(o.model_dir) + " " + fingerprint + " " +
-                      fmt::format("{} {} {} {} {}", data::chat_template_name(chat_template),
-                                  o.max_length, o.drop_overlong, o.dtype, o.loss_chunk);
-    if (!options.init_adapter.empty())
-      key += " " + train::fingerprint_files({options.init_adapter + "/adapter_model.safetensors"});
+    const std::string& key = reference_key;
     const std::string stored = run.root + "/reference_logps.safetensors";
     if (up_front) {
       const std::string source = options.ref_logps.empty() ? stored : options.ref_logps;
@@ -220,16 +239,6 @@ void run_dpo(const DpoOptions& options) {
         spdlog::info("reference log-probs of {} + {} pairs read from {}", pairs.size(), eval.size(),
                      source);
       } else {
-        if (!options.ref_logps.empty())
-          fail(
-              "{}: its reference log-probs are for another model, data or settings (key "
-              "differs); drop --ref-logps to compute them",
-              options.ref_logps);
-        if (resume_from && o.full)
-          fail(
-              "{}: the reference log-probs of this --full run are missing; they were made "
-              "from the base before training and cannot be remade from a checkpoint",
-              stored);
         spdlog::info("computing the reference log-probs of {} + {} pairs", pairs.size(),
                      eval.size());
         reference.precompute_all(kTrain, pairs);
@@ -367,6 +376,7 @@ void run_dpo(const DpoOptions& options) {
     }
   }
   progress.finish_line();
+  train::restore_stop_signals();
   if (first_step == total_steps)
     spdlog::info("{}: already complete ({} steps)", run.root, total_steps);
   log_eval();

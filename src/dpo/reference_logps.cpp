@@ -121,6 +121,12 @@ void ReferenceLogps::save(const std::string& path, const std::string& key) const
   io::save_safetensors(path, tensors, {{"key", key}});
 }
 
+std::string ReferenceLogps::key_of(const std::string& path) {
+  auto file = io::SafetensorsFile::open(path);
+  auto found = file->metadata().find("key");
+  return found == file->metadata().end() ? "" : found->second;
+}
+
 bool ReferenceLogps::load(const std::string& path, const std::string& key, size_t train_pairs,
                           size_t eval_pairs) {
   if (!fs::exists(path)) return false;

@@ -36,6 +36,8 @@ class ReferenceLogps {
   // RUN/reference_logps.safetensors: both sets, and `key` (the base model, the adapter it
   // starts from, the data and the tokenization settings) in the metadata.
   void save(const std::string& path, const std::string& key) const;
+  // The key stored in such a file ("" when it has none); zili::Error when it is unreadable.
+  static std::string key_of(const std::string& path);
   // True when the file exists and holds `key` with the given set sizes; then loaded.
   bool load(const std::string& path, const std::string& key, size_t train_pairs, size_t eval_pairs);
 

@@ -21,6 +21,11 @@ void catch_stop_signals() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
+void restore_stop_signals() {
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+
 int stop_signal() {
   return received_signal;
 }

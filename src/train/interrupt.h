@@ -8,6 +8,9 @@ namespace zili::train {
 
 // Installs the handlers (for the life of the process).
 void catch_stop_signals();
+// Puts the default handlers back (after the last step: the final evaluation and save may be
+// interrupted like any program).
+void restore_stop_signals();
 // The signal received since catch_stop_signals (SIGINT or SIGTERM), or 0.
 int stop_signal();
 

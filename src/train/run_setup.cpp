@@ -69,6 +69,16 @@ RunInputs check_run_inputs(const TrainOptions& o, const std::string& chat_templa
   return in;
 }
 
+std::string run_fingerprint(const TrainOptions& o, const std::vector<std::string>& extra) {
+  std::vector<std::string> files = {o.data};
+  if (!o.eval_data.empty()) files.push_back(o.eval_data);
+  for (const char* name : {"config.json", "tokenizer.model", "tokenizer_config.json"})
+    if (fs::exists(fs::path(o.model_dir) / name))
+      files.push_back((fs::path(o.model_dir) / name).string());
+  files.insert(files.end(), extra.begin(), extra.end());
+  return fingerprint_files(files);
+}
+
 std::vector<bool> held_out(size_t count, double fraction, uint64_t seed) {
   const auto held = std::max<size_t>(1, static_cast<size_t>(std::lround(fraction * count)));
   if (held >= count)

@@ -48,6 +48,10 @@ struct RunInputs {
 };
 RunInputs check_run_inputs(const TrainOptions& o, const std::string& chat_template_flag);
 
+// What a resumed run must find unchanged: the data files, and the base's config.json and
+// tokenizer files (plus `extra` files, e.g. the adapter DPO starts from), as fingerprint_files.
+std::string run_fingerprint(const TrainOptions& o, const std::vector<std::string>& extra = {});
+
 // Which of `count` examples --eval-fraction holds out: a seeded `fraction` of them (at least
 // one, never all; zili::Error otherwise), the same in every run with the same seed.
 std::vector<bool> held_out(size_t count, double fraction, uint64_t seed);

@@ -114,9 +114,7 @@ void run_sft(const SftOptions& options) {
   data::SftDataset train = read_data(o.data, in.tokenizer, options, chat_template);
   data::SftDataset eval_set;
   if (!o.eval_data.empty()) eval_set = read_data(o.eval_data, in.tokenizer, options, chat_template);
-  std::vector<std::string> fingerprinted = {o.data, o.model_dir + "/config.json"};
-  if (!o.eval_data.empty()) fingerprinted.push_back(o.eval_data);
-  const std::string fingerprint = fingerprint_files(fingerprinted);
+  const std::string fingerprint = run_fingerprint(o);
   std::vector<TokenizedExample> eval = std::move(eval_set.examples);
   if (o.eval_fraction > 0) {
     const std::vector<bool> held = held_out(train.examples.size(), o.eval_fraction, o.seed);
@@ -269,6 +267,7 @@ void run_sft(const SftOptions& options) {
     }
   }
   progress.finish_line();
+  restore_stop_signals();
   if (first_step == total_steps)
     spdlog::info("{}: already complete ({} steps)", run.root, total_steps);
   log_eval();

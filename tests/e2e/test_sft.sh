@@ -136,6 +136,13 @@ printf '{"text": "The cat sat on the mat."}\n{"text": "Two and two make four."}\
 run_ok "text layout" "$ZILI" sft --config "$RECIPE" --model base --data texts.jsonl --out texts \
   --max-steps 2
 
+# Every recipe loads and runs a step (its settings on the tiny model).
+for recipe in "$SOURCE_DIR"/recipes/*.toml; do
+  name=$(basename "$recipe" .toml)
+  run_ok "recipe $name runs" "$ZILI" sft --config "$recipe" --model pre/model --data train.jsonl \
+    --out "recipe-$name" --max-steps 1 --epochs 1
+done
+
 # --- NaN: stop with the step, keep the last good checkpoint; or skip ------------------------
 "$ZILI" sft --config "$RECIPE" --model pre/model --data train.jsonl --out nan --lr 1e30 \
   --max-grad-norm 0 --save-every 1 --max-steps 10 >out.txt 2>err.txt
