@@ -17,6 +17,7 @@ void add_merge_command(CLI::App& root);
 void add_sft_command(CLI::App& root);
 void add_dpo_command(CLI::App& root);
 void add_dpo_loss_command(CLI::App& root);
+void add_plot_command(CLI::App& root);
 
 // --threads N on a subcommand (default: all cores); apply it with set_threads().
 void add_threads_option(CLI::App& command, int& threads);

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   zili::cli::add_sft_command(app);
   zili::cli::add_dpo_command(app);
   zili::cli::add_dpo_loss_command(app);
+  zili::cli::add_plot_command(app);
 
   try {
     app.parse(argc, argv);

@@ -6,7 +6,7 @@
 namespace zili::model {
 
 const char* preset_names() {
-  return "tiny, small, medium";
+  return "tiny, mini, small, medium";
 }
 
 ModelConfig preset_config(const std::string& name, int64_t vocab_size) {
@@ -21,6 +21,11 @@ ModelConfig preset_config(const std::string& name, int64_t vocab_size) {
     // 64 hidden, 2 layers: ~0.1M parameters plus 2 x 64 x V for the embeddings.
     c.hidden_size = 64, c.intermediate_size = 176, c.num_hidden_layers = 2;
     c.num_attention_heads = 4, c.num_key_value_heads = 2, c.max_position_embeddings = 512;
+  } else if (name == "mini") {
+    // 256 hidden, 4 layers: ~2.9M in the layers plus 2 x 256 x V; the demo's base (a few MB
+    // in bf16), trained on a CPU in minutes.
+    c.hidden_size = 256, c.intermediate_size = 688, c.num_hidden_layers = 4;
+    c.num_attention_heads = 8, c.num_key_value_heads = 4, c.max_position_embeddings = 1024;
   } else if (name == "small") {
     // 512 hidden, 8 layers: ~24M in the layers plus 2 x 512 x V.
     c.hidden_size = 512, c.intermediate_size = 1408, c.num_hidden_layers = 8;

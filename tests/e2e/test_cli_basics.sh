@@ -51,4 +51,8 @@ run_ok "inspect medium" "$ZILI" inspect medium
 grep -q "BF16" out.txt && grep -q "shards (model.safetensors.index.json)" out.txt \
   && pass "inspect reads the sharded bf16 checkpoint" || failed "inspect medium: $(cat out.txt)"
 run_ok "eval medium through the index" "$ZILI" eval --model medium --data texts.jsonl
+run_ok "init mini" "$ZILI" init --preset mini --tokenizer tiny/tokenizer.model --out mini
+run_ok "inspect mini" "$ZILI" inspect mini
+grep -qE "layers +4" out.txt && grep -qE "hidden size +256" out.txt && pass "mini: 4 layers, hidden 256" \
+  || failed "inspect mini: $(cat out.txt)"
 finish
