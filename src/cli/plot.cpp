@@ -95,7 +95,8 @@ std::string run_name(std::string run) {
 
 void run_plot(const std::vector<std::string>& runs, std::string out) {
   if (out.empty()) {
-    if (runs.size() > 1) fail("plot: several runs need --out FILE.svg");
+    if (runs.size() > 1)
+      fail("several runs need --out FILE.svg (RUN/curves.svg is the default for one run)");
     out = (std::filesystem::path(runs[0]) / "curves.svg").string();
   }
   Plot plot;

@@ -148,9 +148,13 @@ void draw_panel(std::string& svg, const Panel& panel, const std::vector<std::str
     const std::string name = xml_escape(run_names[r]);
     if (!run.train.steps.empty()) {
       std::string points;
-      for (size_t i = 0; i < run.train.steps.size(); ++i)
-        points += fmt::format("{}{},{}", i ? " " : "", px(frame.px_x(run.train.steps[i])),
-                              px(frame.px_y(run.train.values[i])));
+      // A single point is drawn as a zero-length line, which the round cap shows as a dot.
+      const size_t count = std::max<size_t>(run.train.steps.size(), 2);
+      for (size_t i = 0; i < count; ++i) {
+        const size_t j = std::min(i, run.train.steps.size() - 1);
+        points += fmt::format("{}{},{}", i ? " " : "", px(frame.px_x(run.train.steps[j])),
+                              px(frame.px_y(run.train.values[j])));
+      }
       svg += fmt::format(
           "<polyline class=\"train\" stroke=\"{}\" points=\"{}\"><title>{} train</title>"
           "</polyline>\n",
@@ -241,7 +245,7 @@ std::string render_svg(const Plot& plot) {
       ".grid{stroke:#e0e0e0;stroke-width:1}\n"
       ".axis{stroke:#444444;stroke-width:1}\n"
       ".frame{fill:none;stroke:#444444;stroke-width:1}\n"
-      ".train{fill:none;stroke-width:1.5;stroke-linejoin:round}\n"
+      ".train{fill:none;stroke-width:1.5;stroke-linejoin:round;stroke-linecap:round}\n"
       ".eval{stroke:#ffffff;stroke-width:0.8}\n"
       "</style>\n";
   svg +=
