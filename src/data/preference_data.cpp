@@ -282,10 +282,8 @@ PreferenceDataset read_preference_data(const std::string& path, const Tokenizer&
       overlong = std::max(pair->chosen_length(), pair->rejected_length()) > options.max_length;
       if (overlong && !options.drop_overlong) truncate(*pair, options.max_length);
     } catch (const Error& e) {
-      const std::string reason = fmt::format("{}:{}: {}", path, line.number, e.what());
-      if (options.on_bad_line == BadLinePolicy::error) throw Error(reason);
-      ++stats.skipped_bad;
-      if (stats.skipped_reasons.size() < 5) stats.skipped_reasons.push_back(reason);
+      handle_bad_line(options.on_bad_line, path, line.number, e.what(), stats.skipped_bad,
+                      stats.skipped_reasons);
       return;
     }
     if (overlong && options.drop_overlong) {

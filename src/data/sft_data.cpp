@@ -244,6 +244,15 @@ bool fit_length(TokenizedExample& example, const SftDataOptions& options) {
 
 }  // namespace
 
+void handle_bad_line(BadLinePolicy policy, const std::string& path, int64_t line,
+                     const std::string& reason, int64_t& skipped,
+                     std::vector<std::string>& first_reasons) {
+  const std::string message = fmt::format("{}:{}: {}", path, line, reason);
+  if (policy == BadLinePolicy::error) throw Error(message);
+  ++skipped;
+  if (first_reasons.size() < 5) first_reasons.push_back(message);
+}
+
 SftDataset read_sft_data(const std::string& path, const Tokenizer& tokenizer,
                          const SftDataOptions& options) {
   if (options.max_length < 2)
@@ -275,10 +284,8 @@ SftDataset read_sft_data(const std::string& path, const Tokenizer& tokenizer,
              layout_name(*file_layout), layout_line);
       example = tokenize_parts(tokenizer, parts_of(line.object, *layout, options.chat_template));
     } catch (const Error& e) {
-      const std::string reason = fmt::format("{}:{}: {}", path, line.number, e.what());
-      if (options.on_bad_line == BadLinePolicy::error) throw Error(reason);
-      ++stats.skipped_bad;
-      if (stats.skipped_reasons.size() < 5) stats.skipped_reasons.push_back(reason);
+      handle_bad_line(options.on_bad_line, path, line.number, e.what(), stats.skipped_bad,
+                      stats.skipped_reasons);
       return;
     }
     example->line = line.number;

@@ -45,6 +45,12 @@ TokenizedExample tokenize_parts(const Tokenizer& tokenizer, const std::vector<Ch
 
 enum class BadLinePolicy { error, skip };
 
+// A malformed line under the policy: with error, throws "FILE:LINE: reason"; with skip,
+// counts it and keeps the first five such messages.
+void handle_bad_line(BadLinePolicy policy, const std::string& path, int64_t line,
+                     const std::string& reason, int64_t& skipped,
+                     std::vector<std::string>& first_reasons);
+
 struct SftDataOptions {
   ChatTemplate chat_template = ChatTemplate::chatml;
   int64_t max_length = 1024;   // tokens per example, EOS included

@@ -39,17 +39,6 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-data::PreferenceDataset read_pairs(const std::string& path, const data::Tokenizer& tokenizer,
-                                   const DpoOptions& o, data::ChatTemplate chat_template) {
-  data::PreferenceDataOptions options;
-  options.chat_template = chat_template;
-  options.max_length = o.train.max_length;
-  options.drop_overlong = o.train.drop_overlong;
-  options.on_bad_line =
-      o.train.on_bad_line == "skip" ? data::BadLinePolicy::skip : data::BadLinePolicy::error;
-  return data::read_preference_data(path, tokenizer, options);
-}
-
 void log_pairs(const std::string& path, const data::PreferenceDataStats& s, int64_t max_length) {
   spdlog::info(
       "{}: {} lines ({} layout): {} pairs, {} truncated to {} tokens, {} dropped as overlong, "
@@ -171,10 +160,12 @@ void run_dpo(const DpoOptions& options) {
   if (!options.init_adapter.empty())  // its shapes against the base, before anything loads
     lora::check_adapter(in.config, io::read_adapter(options.init_adapter));
   const data::ChatTemplate chat_template = in.chat_template.chat_template;
-  data::PreferenceDataset train_set = read_pairs(o.data, in.tokenizer, options, chat_template);
+  data::PreferenceDataset train_set =
+      data::read_preference_data(o.data, in.tokenizer, train::data_options(o, chat_template));
   data::PreferenceDataset eval_set;
   if (!o.eval_data.empty())
-    eval_set = read_pairs(o.eval_data, in.tokenizer, options, chat_template);
+    eval_set = data::read_preference_data(o.eval_data, in.tokenizer,
+                                          train::data_options(o, chat_template));
   std::vector<TokenizedPair>& pairs = train_set.pairs;
   std::vector<TokenizedPair>& eval = eval_set.pairs;
   if (o.eval_fraction > 0) {

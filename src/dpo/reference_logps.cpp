@@ -9,6 +9,7 @@
 #include "data/pair_batching.h"
 #include "io/peft_adapter.h"
 #include "io/safetensors.h"
+#include "train/run_folder.h"
 #include "train/sequence_logps.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -157,9 +158,7 @@ std::string checkpoint_fingerprint(const std::string& dir) {
   for (const std::string& file : files)
     text += fmt::format("\n{} {} {}", fs::path(file).filename().string(), fs::file_size(file),
                         fs::last_write_time(file).time_since_epoch().count());
-  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a 64
-  for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
-  return fmt::format("{:016x}", hash);
+  return train::fingerprint_text(text);
 }
 
 }  // namespace zili::dpo

@@ -34,18 +34,27 @@ RunFolder open_run_folder(const std::string& run) {
   return folder;
 }
 
+// 64-bit FNV-1a: hash = (hash ^ byte) * prime, from the offset basis.
+static uint64_t fnv1a(uint64_t hash, const char* bytes, size_t count) {
+  for (size_t i = 0; i < count; ++i)
+    hash = (hash ^ static_cast<unsigned char>(bytes[i])) * 0x100000001b3ull;
+  return hash;
+}
+constexpr uint64_t kFnvOffsetBasis = 0xcbf29ce484222325ull;
+
+std::string fingerprint_text(const std::string& text) {
+  return fmt::format("{:016x}", fnv1a(kFnvOffsetBasis, text.data(), text.size()));
+}
+
 std::string fingerprint_files(const std::vector<std::string>& paths) {
-  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a 64 offset basis
+  uint64_t hash = kFnvOffsetBasis;
   std::vector<char> buffer(1 << 20);
   for (const std::string& path : paths) {
     std::ifstream in(path, std::ios::binary);
     if (!in) fail("{}: cannot open", path);
     while (in) {
       in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-      for (std::streamsize i = 0; i < in.gcount(); ++i) {
-        hash ^= static_cast<unsigned char>(buffer[i]);
-        hash *= 0x100000001b3ull;  // FNV-1a 64 prime
-      }
+      hash = fnv1a(hash, buffer.data(), static_cast<size_t>(in.gcount()));
     }
   }
   return fmt::format("{:016x}", hash);

@@ -26,5 +26,7 @@ RunFolder open_run_folder(const std::string& run);
 // 64-bit FNV-1a over the bytes of the files, as 16 hex digits: what a resumed run checks
 // its data against.
 std::string fingerprint_files(const std::vector<std::string>& paths);
+// The same hash of a string.
+std::string fingerprint_text(const std::string& text);
 
 }  // namespace zili::train

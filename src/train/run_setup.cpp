@@ -79,6 +79,16 @@ std::string run_fingerprint(const TrainOptions& o, const std::vector<std::string
   return fingerprint_files(files);
 }
 
+data::SftDataOptions data_options(const TrainOptions& o, data::ChatTemplate chat_template) {
+  data::SftDataOptions options;
+  options.chat_template = chat_template;
+  options.max_length = o.max_length;
+  options.drop_overlong = o.drop_overlong;
+  options.on_bad_line =
+      o.on_bad_line == "skip" ? data::BadLinePolicy::skip : data::BadLinePolicy::error;
+  return options;
+}
+
 std::vector<bool> held_out(size_t count, double fraction, uint64_t seed) {
   const auto held = std::max<size_t>(1, static_cast<size_t>(std::lround(fraction * count)));
   if (held >= count)

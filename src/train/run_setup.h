@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "data/chat_template.h"
+#include "data/sft_data.h"
 #include "data/tokenizer.h"
 #include "io/peft_adapter.h"
 #include "model/config.h"
@@ -55,6 +56,10 @@ std::string run_fingerprint(const TrainOptions& o, const std::vector<std::string
 // Which of `count` examples --eval-fraction holds out: a seeded `fraction` of them (at least
 // one, never all; zili::Error otherwise), the same in every run with the same seed.
 std::vector<bool> held_out(size_t count, double fraction, uint64_t seed);
+
+// How the data files are read under the flags (--max-length, --drop-overlong, --on-bad-line)
+// and the chosen chat template; the same for SFT examples and preference pairs.
+data::SftDataOptions data_options(const TrainOptions& o, data::ChatTemplate chat_template);
 
 // The model being trained, what of it is trained, and AdamW over that.
 struct Policy {

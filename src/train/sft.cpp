@@ -36,17 +36,6 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-data::SftDataset read_data(const std::string& path, const data::Tokenizer& tokenizer,
-                           const SftOptions& o, data::ChatTemplate chat_template) {
-  data::SftDataOptions options;
-  options.chat_template = chat_template;
-  options.max_length = o.train.max_length;
-  options.drop_overlong = o.train.drop_overlong;
-  options.on_bad_line =
-      o.train.on_bad_line == "skip" ? data::BadLinePolicy::skip : data::BadLinePolicy::error;
-  return data::read_sft_data(path, tokenizer, options);
-}
-
 void log_data(const std::string& path, const data::SftDataStats& s, int64_t max_length) {
   spdlog::info(
       "{}: {} lines ({} layout): {} examples, {} truncated to {} tokens, {} dropped as "
@@ -111,9 +100,11 @@ void run_sft(const SftOptions& options) {
   // --- 1. Inputs, all checked before anything is written or logged -------------------------
   const RunInputs in = check_run_inputs(o, options.chat_template);
   const data::ChatTemplate chat_template = in.chat_template.chat_template;
-  data::SftDataset train = read_data(o.data, in.tokenizer, options, chat_template);
+  data::SftDataset train =
+      data::read_sft_data(o.data, in.tokenizer, data_options(o, chat_template));
   data::SftDataset eval_set;
-  if (!o.eval_data.empty()) eval_set = read_data(o.eval_data, in.tokenizer, options, chat_template);
+  if (!o.eval_data.empty())
+    eval_set = data::read_sft_data(o.eval_data, in.tokenizer, data_options(o, chat_template));
   const std::string fingerprint = run_fingerprint(o);
   std::vector<TokenizedExample> eval = std::move(eval_set.examples);
   if (o.eval_fraction > 0) {
