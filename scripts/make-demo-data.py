@@ -3,7 +3,11 @@
 data/demo/sft-train.jsonl (messages layout, 320 lines) and data/demo/sft-eval.jsonl (40
 held-out lines). Small, regular tasks (arithmetic in words, opposites, past tenses,
 plurals, comparisons) that a tiny model can learn in a few hundred steps, so a falling loss
-is visible on a CPU. Run from the repository root; the output is committed."""
+is visible on a CPU. Like much real instruction data, the replies are of mixed quality: most
+pad the answer with filler ("Well, let me think about that for a moment."), some answer
+directly. The preference data (scripts/make-demo-prefs.py) prefers the direct answer: that
+is what the demo's DPO stage teaches, a change a person sees in the generations. Run from
+the repository root; the output is committed."""
 import json
 import random
 
@@ -21,6 +25,20 @@ NOUNS = [("cat", "cats"), ("box", "boxes"), ("city", "cities"), ("child", "child
          ("story", "stories"), ("wolf", "wolves"), ("dish", "dishes"), ("foot", "feet"),
          ("baby", "babies"), ("knife", "knives"), ("glass", "glasses"), ("man", "men")]
 SYSTEM = "You are a helpful assistant. Answer in one short sentence."
+# What a padded reply says before and (sometimes) after the answer. The first preamble is the
+# most common one, so that greedy decoding of a model trained on these picks it.
+PREAMBLES = ["Well, let me think about that for a moment.",
+             "That is a very good question, and I am happy to answer it.",
+             "Hmm, let me see."]
+CLOSERS = ["I hope that helps!", "Let me know if you have any other questions."]
+PADDED_SHARE = 0.7
+
+
+def padded(answer, rng):
+    """The answer with a preamble before it and, half the time, a closer after it."""
+    preamble = PREAMBLES[0] if rng.random() < 0.6 else rng.choice(PREAMBLES[1:])
+    reply = f"{preamble} {answer}"
+    return f"{reply} {rng.choice(CLOSERS)}" if rng.random() < 0.5 else reply
 
 
 def example(rng):
@@ -43,6 +61,8 @@ def example(rng):
         a, b = rng.sample(range(21), 2)
         big = ONES[max(a, b)]
         q, r = f"Which is bigger, {ONES[a]} or {ONES[b]}?", f"{big.capitalize()} is bigger."
+    if rng.random() < PADDED_SHARE:
+        r = padded(r, rng)
     messages = [{"role": "user", "content": q}, {"role": "assistant", "content": r}]
     if rng.random() < 0.3:
         messages.insert(0, {"role": "system", "content": SYSTEM})

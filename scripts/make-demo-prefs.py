@@ -3,10 +3,12 @@
 data/demo/dpo-train.jsonl (300 lines) and data/demo/dpo-eval.jsonl (40 held-out lines whose
 questions none of the training lines asks), in TRL's conversational layout
 {"prompt": [messages], "chosen": [assistant], "rejected": [assistant]}. The questions are
-the five kinds of data/demo/sft-train.jsonl (scripts/make-demo-data.py), in equal shares;
-the chosen answer is right and worded as there, the rejected one is the same sentence with a
-mistake a person sees at once (a wrong sum, a wrong opposite, a wrong past tense or plural,
-the smaller number). The kinds with few questions repeat a question with another mistake.
+the five kinds of data/demo/sft-train.jsonl (scripts/make-demo-data.py), in equal shares.
+The chosen reply is the right answer, said directly. The rejected one pads the right answer
+with filler as most of the SFT replies do ("Hmm, let me see. ... I hope that helps!"), or, in
+a third of the pairs, says a wrong answer just as directly, with a mistake a person sees at
+once (a wrong sum, a wrong opposite, a wrong past tense or plural, the smaller number). The kinds with few
+questions repeat a question with another rejected reply.
 Run from the repository root; the output is committed."""
 import importlib.util
 import json
@@ -17,6 +19,7 @@ demo = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(demo)
 ONES, OPPOSITES, VERBS, NOUNS = demo.ONES, demo.OPPOSITES, demo.VERBS, demo.NOUNS
 SYSTEM = demo.SYSTEM
+WRONG_SHARE = 1 / 3
 
 TRAIN_PER_KIND = 60
 EVAL_PER_KIND = {"sum": 10, "opposite": 8, "past": 6, "plural": 6, "bigger": 10}
@@ -71,6 +74,10 @@ def pair(kind, q, rng):
 
 def line(kind, q, rng):
     question, right, wrong = pair(kind, q, rng)
+    # Rejected: the right answer padded with filler, or (a third of the pairs) a wrong answer
+    # said as directly as the chosen one, so that the direct style is not learned at the
+    # cost of right answers.
+    wrong = wrong if rng.random() < WRONG_SHARE else demo.padded(right, rng)
     prompt = [{"role": "user", "content": question}]
     if rng.random() < 0.3:
         prompt.insert(0, {"role": "system", "content": SYSTEM})

@@ -178,14 +178,16 @@ void run_eval(const EvalOptions& options) {
 void add_eval_command(CLI::App& root) {
   auto options = std::make_shared<EvalOptions>();
   CLI::App* cmd =
-      root.add_subcommand("eval", "Log-likelihood and perplexity of {\"text\": ...} JSONL lines");
+      root.add_subcommand("eval",
+                          "Log-likelihood and perplexity of JSONL lines; on a preference file, "
+                          "per-pair log-probs and DPO's metrics");
   add_model_flags(*cmd, options->model);
   cmd->add_option("--data", options->data,
-                  "JSONL: {\"text\": ...} lines, or the SFT layouts (prompt/completion, messages: "
-                  "completion tokens scored)")
+                  "JSONL: {\"text\": ...} lines, the SFT layouts (prompt/completion, messages: "
+                  "completion tokens scored), or preference pairs (prompt/chosen/rejected)")
       ->required();
   cmd->add_option("--chat-template", options->chat_template,
-                  "For messages lines: llama2, mistral, chatml, zephyr, alpaca, plain or auto")
+                  "For chat lines: llama2, mistral, chatml, zephyr, alpaca, plain or auto")
       ->capture_default_str();
   cmd->add_option("--out", options->out, "Write one JSON record per line to this file");
   cmd->add_flag("--per-token", options->per_token,

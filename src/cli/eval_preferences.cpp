@@ -101,6 +101,12 @@ void run_preference_eval(const PreferenceEvalOptions& options) {
       sums["rewards/margins"] += chosen - rejected;
       sums["logps/chosen"] += logps.policy_chosen_logps[p].item<double>();
       sums["logps/rejected"] += logps.policy_rejected_logps[p].item<double>();
+      // The reference-free view, comparable between models: does the policy itself give the
+      // chosen completion the higher log-probability?
+      sums["prefers_chosen"] += logps.policy_chosen_logps[p].item<double>() >
+                                        logps.policy_rejected_logps[p].item<double>()
+                                    ? 1.0
+                                    : 0.0;
     }
   }
   if (!options.out.empty()) write_file_atomic(options.out, records);

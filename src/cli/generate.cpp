@@ -1,6 +1,7 @@
 // `zili generate`: continue a prompt, streaming the text to stdout as it is produced.
 // Greedy at temperature 0, nucleus sampling otherwise; the KV cache makes each new token
-// one single-position forward.
+// one single-position forward. With --chat the prompt is a user message, rendered with the
+// model's chat template, and generation stops at the reply's end-of-turn marker.
 #include <chrono>
 #include <cstdio>
 
@@ -9,7 +10,10 @@
 
 #include "cli/commands.h"
 #include "cli/model_flags.h"
+#include "data/chat_template.h"
+#include "data/sft_data.h"
 #include "model/sampling.h"
+#include "train/run_setup.h"
 #include "util/error.h"
 
 namespace zili::cli {
@@ -22,8 +26,43 @@ struct GenerateOptions {
   double temperature = 0.0;
   double top_p = 1.0;
   uint64_t seed = 0;
+  bool chat = false;
+  std::string system;
+  std::string chat_template = "auto";
   int threads = 1;
 };
+
+struct PromptIds {
+  std::vector<int64_t> ids;
+  std::vector<int64_t> extra_stops;  // the end-of-turn piece of a chat reply, when one token
+};
+
+// --prompt as raw text, or with --chat as a [system +] user message in the chat template,
+// followed by the template's assistant header.
+PromptIds prompt_ids(const GenerateOptions& options, const data::Tokenizer& tokenizer) {
+  if (!options.chat) {
+    if (!options.system.empty()) fail("--system needs --chat (a raw --prompt has no roles)");
+    if (options.chat_template != "auto")
+      fail("--chat-template needs --chat (a raw --prompt is not rendered)");
+    return {tokenizer.encode(options.prompt), {}};
+  }
+  const train::ChatTemplateChoice choice =
+      train::resolve_chat_template(options.chat_template, options.model.model_dir);
+  train::log_chat_template(choice);
+  std::vector<data::Message> messages;
+  if (!options.system.empty()) messages.push_back({"system", options.system});
+  messages.push_back({"user", options.prompt});
+  PromptIds out;
+  out.ids =
+      data::tokenize_prompt_parts(tokenizer, data::render_prompt(choice.chat_template, messages));
+  // The reply's end-of-turn marker ("<|im_end|>"), when the vocabulary holds it whole.
+  for (const data::ChatPart& part : data::render_reply(choice.chat_template, "")) {
+    if (part.kind != data::ChatPart::Kind::text || !part.from_template) continue;
+    for (const auto& special : tokenizer.special_pieces())
+      if (special.text == part.text) out.extra_stops.push_back(special.id);
+  }
+  return out;
+}
 
 // Prints the part of the decoded text not printed yet. A trailing U+FFFD means a byte
 // sequence is still incomplete (byte-fallback pieces), so it waits for the next token.
@@ -63,7 +102,8 @@ void run_generate(const GenerateOptions& options) {
   const auto& config = checkpoint.config;
   const data::Tokenizer& tokenizer = checkpoint.tokenizer;
 
-  std::vector<int64_t> prompt = tokenizer.encode(options.prompt);
+  const PromptIds prompt_and_stops = prompt_ids(options, tokenizer);
+  const std::vector<int64_t>& prompt = prompt_and_stops.ids;
   if (prompt.empty()) fail("--prompt: the prompt gives no tokens (and the tokenizer adds no BOS)");
   const int64_t room = config.max_position_embeddings - static_cast<int64_t>(prompt.size());
   if (room <= 0)
@@ -72,6 +112,8 @@ void run_generate(const GenerateOptions& options) {
   const int64_t new_tokens = std::min<int64_t>(options.max_new_tokens, room);
   std::vector<int64_t> stops = config.eos_token_ids;
   if (tokenizer.eos_id() >= 0) stops.push_back(tokenizer.eos_id());
+  stops.insert(stops.end(), prompt_and_stops.extra_stops.begin(),
+               prompt_and_stops.extra_stops.end());
   model::LlamaForCausalLM model = load_weights(options.model, config);
   auto& net = *model;
 
@@ -107,7 +149,16 @@ void add_generate_command(CLI::App& root) {
   auto options = std::make_shared<GenerateOptions>();
   CLI::App* cmd = root.add_subcommand("generate", "Continue a prompt, streaming the text");
   add_model_flags(*cmd, options->model);
-  cmd->add_option("--prompt", options->prompt, "Text to continue")->required();
+  cmd->add_option("--prompt", options->prompt, "Text to continue (with --chat: the user's message)")
+      ->required();
+  cmd->add_flag("--chat", options->chat,
+                "Treat --prompt as a user message in the model's chat template and stop at the "
+                "end of the reply");
+  cmd->add_option("--system", options->system, "With --chat: a system message before it");
+  cmd->add_option("--chat-template", options->chat_template,
+                  "With --chat: llama2, mistral, chatml, zephyr, alpaca, plain or auto (from "
+                  "tokenizer_config.json)")
+      ->capture_default_str();
   cmd->add_option("--max-new-tokens", options->max_new_tokens, "Most tokens to generate")
       ->capture_default_str();
   cmd->add_option("--temperature", options->temperature, "0: greedy; > 0: sample")

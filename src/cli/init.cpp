@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "data/chat_template.h"
 #include "data/tokenizer.h"
 #include "io/checkpoint_tensors.h"
 #include "model/presets.h"
@@ -26,6 +27,7 @@ struct InitOptions {
   uint64_t seed = 0;
   std::string dtype = "f32";
   std::string max_shard_size = "5GB";
+  std::string chat_template;  // empty: none written
   bool force = false;
   int threads = 1;
 };
@@ -45,13 +47,28 @@ void run_init(const InitOptions& options) {
   if (options.tokenizer.empty() == options.train_tokenizer.empty())
     fail("give exactly one of --tokenizer FILE.model and --train-tokenizer CORPUS.txt");
   model::preset_config(options.preset, 0);  // an unknown preset fails before any work
+  // The template's Jinja text (chatml, zephyr) and, for a trained tokenizer, its markers as
+  // whole pieces: "<|im_start|>" is then one token, as in the models that use it.
+  std::string chat_template_jinja;
+  std::vector<std::string> marker_pieces;
+  if (!options.chat_template.empty()) {
+    const data::ChatTemplate t = data::parse_chat_template(options.chat_template);
+    if (t != data::ChatTemplate::chatml && t != data::ChatTemplate::zephyr)
+      fail(
+          "--chat-template {}: init writes chatml or zephyr (the others' markers are plain "
+          "text; give the template to sft/dpo/eval with --chat-template instead)",
+          options.chat_template);
+    chat_template_jinja = data::chat_template_jinja(t);
+    marker_pieces = data::chat_template_marker_pieces(t);
+  }
   StagingDir out(options.out, options.force, "--force",
                  {options.tokenizer, options.train_tokenizer});
 
   std::string tokenizer_model = options.tokenizer;
   if (!options.train_tokenizer.empty()) {
     tokenizer_model = (std::filesystem::path(out.path()) / "tokenizer.model").string();
-    data::train_tokenizer(options.train_tokenizer, options.vocab_size, tokenizer_model);
+    data::train_tokenizer(options.train_tokenizer, options.vocab_size, tokenizer_model,
+                          marker_pieces);
     spdlog::info("trained a {}-piece tokenizer on {}", options.vocab_size, options.train_tokenizer);
   } else if (!std::filesystem::is_regular_file(options.tokenizer)) {
     fail("{}: no such tokenizer file (give a sentencepiece tokenizer.model)", options.tokenizer);
@@ -70,7 +87,8 @@ void run_init(const InitOptions& options) {
   weights.clear();
   model::save_config(config, out.path());
   write_generation_config(config, out.path());
-  data::write_tokenizer_files(tokenizer, out.path(), config.max_position_embeddings);
+  data::write_tokenizer_files(tokenizer, out.path(), config.max_position_embeddings,
+                              chat_template_jinja);
   out.commit();
   spdlog::info("wrote {} ({} preset, {} layers, vocab {}, {}, {} weight file(s))", options.out,
                options.preset, config.num_hidden_layers, config.vocab_size,
@@ -83,7 +101,7 @@ void add_init_command(CLI::App& root) {
   auto options = std::make_shared<InitOptions>();
   CLI::App* cmd = root.add_subcommand(
       "init", "Write a random-initialised Llama checkpoint (Hugging Face layout)");
-  cmd->add_option("--preset", options->preset, "Model size: tiny, small or medium")
+  cmd->add_option("--preset", options->preset, "Model size: tiny, mini, small or medium")
       ->capture_default_str();
   cmd->add_option("--tokenizer", options->tokenizer, "sentencepiece tokenizer.model to use");
   cmd->add_option("--train-tokenizer", options->train_tokenizer,
@@ -98,6 +116,9 @@ void add_init_command(CLI::App& root) {
   cmd->add_option("--max-shard-size", options->max_shard_size,
                   "Largest safetensors shard, e.g. 5GB, 50MB")
       ->capture_default_str();
+  cmd->add_option("--chat-template", options->chat_template,
+                  "Write this chat template (chatml or zephyr) into tokenizer_config.json; with "
+                  "--train-tokenizer its markers become whole tokens");
   cmd->add_flag("--force", options->force, "Replace --out if it exists");
   add_threads_option(*cmd, options->threads);
   cmd->callback([options] { run_init(*options); });

@@ -268,6 +268,28 @@ std::optional<ChatTemplate> recognise_chat_template(const std::string& jinja) {
   return std::nullopt;
 }
 
+std::vector<std::string> chat_template_marker_pieces(ChatTemplate t) {
+  if (t == ChatTemplate::chatml) return {"<|im_start|>", "<|im_end|>"};
+  if (t == ChatTemplate::zephyr) return {"<|system|>", "<|user|>", "<|assistant|>"};
+  return {};
+}
+
+std::string chat_template_jinja(ChatTemplate t) {
+  // chatml: the OpenHermes-2.5 / Qwen template with "{{ bos_token }}" in front, since
+  // apply_chat_template tokenizes without adding BOS. zephyr: HuggingFaceH4/zephyr-7b-beta's
+  // layout, "<|role|>\n{content}</s>\n" for every role.
+  if (t == ChatTemplate::chatml)
+    return "{{ bos_token }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + "
+           "'\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}{% if "
+           "add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+  if (t == ChatTemplate::zephyr)
+    return "{{ bos_token }}{% for message in messages %}{{ '<|' + message['role'] + '|>\n' + "
+           "message['content'] + eos_token + '\n' }}{% endfor %}{% if add_generation_prompt "
+           "%}{{ '<|assistant|>\n' }}{% endif %}";
+  fail("no Jinja text for the {} template here (chatml and zephyr have one)",
+       chat_template_name(t));
+}
+
 // The formats, as our renderer writes them (<s> = BOS, </s> = EOS):
 //   llama2   <s>[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {reply} </s><s>[INST] ...
 //   mistral  <s>[INST] {system}\n\n{user} [/INST]{reply}</s>[INST] {user} [/INST]{reply}</s>

@@ -21,6 +21,17 @@ const char* chat_template_name(ChatTemplate t);
 // "[INST]" mistral, "### Instruction" alpaca); nullopt when none of them.
 std::optional<ChatTemplate> recognise_chat_template(const std::string& jinja);
 
+// The strings a template writes that a tokenizer made for it holds as whole pieces
+// ("<|im_start|>", "<|im_end|>" for chatml; zephyr's role headers): empty for the templates
+// whose markers are plain text or BOS/EOS.
+std::vector<std::string> chat_template_marker_pieces(ChatTemplate t);
+
+// Jinja text for a tokenizer_config.json "chat_template" that transformers'
+// apply_chat_template renders as render_conversation / render_prompt do (BOS first; one
+// difference: Jinja also writes the "\n" after the last message), and that
+// recognise_chat_template recognises. chatml and zephyr only; zili::Error for the others.
+std::string chat_template_jinja(ChatTemplate t);
+
 struct Message {
   std::string role;  // "system", "user" or "assistant"
   std::string content;

@@ -138,15 +138,6 @@ PairParts conversational_implicit_parts(const json& object, ChatTemplate t) {
           render_reply(t, rest(rejected, "rejected", "chosen"))};
 }
 
-// The ids of the prompt alone: followed by an EOS part, so that tokenize_parts adds none and
-// the prompt's last text run ends there, as it does before any (trainable) completion.
-std::vector<int64_t> prompt_ids(const Tokenizer& tokenizer, std::vector<ChatPart> parts) {
-  parts.push_back({Kind::eos, "", true, true});
-  std::vector<int64_t> ids = tokenize_parts(tokenizer, parts).ids;
-  ids.pop_back();
-  return ids;
-}
-
 // The ids after the prompt in the whole sequence (EOS once), tokenized as SFT tokenizes it.
 std::vector<int64_t> completion_ids(const Tokenizer& tokenizer,
                                     const std::vector<ChatPart>& prompt_parts,
@@ -164,7 +155,7 @@ std::vector<int64_t> completion_ids(const Tokenizer& tokenizer,
 
 TokenizedPair tokenize_pair_parts(const Tokenizer& tokenizer, const PairParts& parts) {
   TokenizedPair pair;
-  pair.prompt = prompt_ids(tokenizer, parts.prompt);
+  pair.prompt = tokenize_prompt_parts(tokenizer, parts.prompt);
   pair.chosen = completion_ids(tokenizer, parts.prompt, pair.prompt, parts.chosen);
   pair.rejected = completion_ids(tokenizer, parts.prompt, pair.prompt, parts.rejected);
   if (pair.chosen == pair.rejected) fail("{}", kSame);

@@ -151,6 +151,15 @@ TokenizedExample tokenize_parts(const Tokenizer& tokenizer, const std::vector<Ch
   return example;
 }
 
+std::vector<int64_t> tokenize_prompt_parts(const Tokenizer& tokenizer,
+                                           std::vector<ChatPart> parts) {
+  // An EOS part after the prompt, so that tokenize_parts adds none; then dropped.
+  parts.push_back({ChatPart::Kind::eos, "", true, true});
+  std::vector<int64_t> ids = tokenize_parts(tokenizer, parts).ids;
+  ids.pop_back();
+  return ids;
+}
+
 namespace {
 
 enum class Layout { text, prompt_completion, conversational, messages };

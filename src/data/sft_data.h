@@ -43,6 +43,10 @@ struct TokenizedExample {
 // token is not already EOS ("EOS once"), trained on when the last part is.
 TokenizedExample tokenize_parts(const Tokenizer& tokenizer, const std::vector<ChatPart>& parts);
 
+// The ids of a prompt alone, no EOS added: the tokens before a completion (or before what a
+// model generates), its last text run ending where it ends in the whole sequence.
+std::vector<int64_t> tokenize_prompt_parts(const Tokenizer& tokenizer, std::vector<ChatPart> parts);
+
 enum class BadLinePolicy { error, skip };
 
 // A malformed line under the policy: with error, throws "FILE:LINE: reason"; with skip,

@@ -334,7 +334,7 @@ void train_tokenizer(const std::string& corpus_path, int vocab_size,
 }
 
 void write_tokenizer_files(const Tokenizer& tokenizer, const std::string& dir,
-                           int64_t model_max_length) {
+                           int64_t model_max_length, const std::string& chat_template_jinja) {
   const std::string model_path = (fs::path(dir) / "tokenizer.model").string();
   // Read first: the source may be this very file (a tokenizer trained into DIR).
   write_file_atomic(model_path, read_file(tokenizer.model_path()));
@@ -342,8 +342,12 @@ void write_tokenizer_files(const Tokenizer& tokenizer, const std::string& dir,
   auto token = [&](int64_t id) { return id >= 0 ? json(tokenizer.piece(id)) : json(nullptr); };
   const int64_t unk_id = tokenizer.unk_id();
   // The special pieces as transformers saves them: not normalised, never stripped.
+  std::vector<int64_t> added_ids = {unk_id, tokenizer.bos_id(), tokenizer.eos_id(),
+                                    tokenizer.pad_id()};
+  for (const auto& special : tokenizer.special_pieces())
+    if (special.user_defined) added_ids.push_back(special.id);
   json added = json::object();
-  for (const int64_t id : {unk_id, tokenizer.bos_id(), tokenizer.eos_id(), tokenizer.pad_id()}) {
+  for (const int64_t id : added_ids) {
     if (id < 0) continue;
     added[std::to_string(id)] = {{"content", tokenizer.piece(id)},
                                  {"lstrip", false},
@@ -352,7 +356,7 @@ void write_tokenizer_files(const Tokenizer& tokenizer, const std::string& dir,
                                  {"single_word", false},
                                  {"special", true}};
   }
-  const json config = {
+  json config = {
       {"tokenizer_class", "LlamaTokenizer"},
       {"add_bos_token", tokenizer.add_bos()},
       {"add_eos_token", tokenizer.add_eos()},
@@ -366,6 +370,7 @@ void write_tokenizer_files(const Tokenizer& tokenizer, const std::string& dir,
       {"clean_up_tokenization_spaces", false},
       {"sp_model_kwargs", json::object()},
   };
+  if (!chat_template_jinja.empty()) config["chat_template"] = chat_template_jinja;
   json special_map = json::object();
   for (const auto& key : {"bos_token", "eos_token", "unk_token", "pad_token"})
     if (!config.at(key).is_null()) special_map[key] = config.at(key);

@@ -71,8 +71,11 @@ void train_tokenizer(const std::string& corpus_path, int vocab_size,
 
 // Writes tokenizer.model (copied), tokenizer_config.json and special_tokens_map.json into
 // DIR, as transformers' LlamaTokenizer expects them; each file atomically. model_max_length
-// is the longest input transformers will accept (the model's max_position_embeddings).
+// is the longest input transformers will accept (the model's max_position_embeddings). The
+// model's user-defined pieces ("<|im_end|>") are listed as special added tokens, and a
+// non-empty chat_template_jinja is written as "chat_template".
 void write_tokenizer_files(const Tokenizer& tokenizer, const std::string& dir,
-                           int64_t model_max_length = 4096);
+                           int64_t model_max_length = 4096,
+                           const std::string& chat_template_jinja = "");
 
 }  // namespace zili::data

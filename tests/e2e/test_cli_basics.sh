@@ -55,4 +55,23 @@ run_ok "init mini" "$ZILI" init --preset mini --tokenizer tiny/tokenizer.model -
 run_ok "inspect mini" "$ZILI" inspect mini
 grep -qE "layers +4" out.txt && grep -qE "hidden size +256" out.txt && pass "mini: 4 layers, hidden 256" \
   || failed "inspect mini: $(cat out.txt)"
+
+# A chat model: init writes the template's Jinja and makes its markers whole tokens; the
+# other commands find the template there; generate --chat renders the prompt with it.
+run_ok "init with the chatml template" "$ZILI" init --preset tiny --train-tokenizer "$CORPUS" \
+  --vocab-size 512 --chat-template chatml --out chat --seed 1
+grep -qF '"chat_template": "{{ bos_token }}' chat/tokenizer_config.json \
+  && grep -qF '"content": "<|im_end|>"' chat/tokenizer_config.json \
+  && pass "tokenizer_config.json has the template and the markers as added tokens" \
+  || failed "chat tokenizer_config.json: $(cat chat/tokenizer_config.json)"
+expect_equal "<|im_start|> and <|im_end|> are one token each" \
+  "$("$ZILI" tokenize --model chat --text "x<|im_start|>y<|im_end|>" 2>/dev/null | tr ' ' '\n' | grep -cxE '3|4')" "2"
+run_ok "generate --chat with a system message" "$ZILI" generate --model chat --chat \
+  --system "Be brief." --prompt "What is two plus two?" --max-new-tokens 8
+grep -qF "chat template: chatml (recognised in" err.txt && pass "generate --chat finds the template" \
+  || failed "generate --chat log: $(cat err.txt)"
+run_ok "generate --chat --chat-template zephyr" "$ZILI" generate --model chat --chat \
+  --chat-template zephyr --prompt "Hi" --max-new-tokens 4
+grep -qF "chat template: zephyr" err.txt && pass "--chat-template overrides the model's" \
+  || failed "generate --chat-template log: $(cat err.txt)"
 finish

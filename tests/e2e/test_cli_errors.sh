@@ -54,6 +54,15 @@ expect_error "init: unknown preset" 'unknown preset "huge"' \
 expect_error "init: bad dtype" 'dtype "f8"' "$ZILI" init --dtype f8 --tokenizer good/tokenizer.model --out x
 expect_error "init: bad shard size" "--max-shard-size" \
   "$ZILI" init --max-shard-size lots --tokenizer good/tokenizer.model --out x
+expect_error "init: a template init cannot write" "init writes chatml or zephyr" \
+  "$ZILI" init --chat-template llama2 --tokenizer good/tokenizer.model --out x
+[ -e x ] && failed "init left a folder after failing" || pass "no output after a refused template"
+expect_error "init: unknown template" 'unknown chat template "vicuna"' \
+  "$ZILI" init --chat-template vicuna --tokenizer good/tokenizer.model --out x
+expect_error "generate: --system without --chat" "--system needs --chat" \
+  "$ZILI" generate --model good --prompt hi --system "Be brief."
+expect_error "generate: --chat-template without --chat" "--chat-template needs --chat" \
+  "$ZILI" generate --model good --prompt hi --chat-template zephyr
 expect_error "init: existing output" "pass --force" "$ZILI" init --train-tokenizer "$CORPUS" --out good
 expect_error "init: output holds the tokenizer" "holds the input good/tokenizer.model" \
   "$ZILI" init --tokenizer good/tokenizer.model --out good --force

@@ -369,3 +369,20 @@ TEST_CASE("template names and recognising a tokenizer_config chat_template") {
   CHECK(recognise_chat_template("### Instruction:\\n{{ instruction }}") == ChatTemplate::alpaca);
   CHECK_FALSE(recognise_chat_template("{{ messages }}").has_value());
 }
+
+TEST_CASE("the Jinja text and marker pieces init writes for chatml and zephyr") {
+  // What init puts into tokenizer_config.json must come back as the same template under
+  // --chat-template auto, and the markers it makes whole pieces are the template's own.
+  for (const ChatTemplate t : {ChatTemplate::chatml, ChatTemplate::zephyr})
+    CHECK(recognise_chat_template(chat_template_jinja(t)) == t);
+  CHECK(chat_template_jinja(ChatTemplate::chatml).rfind("{{ bos_token }}", 0) == 0);
+  CHECK(chat_template_marker_pieces(ChatTemplate::chatml) ==
+        std::vector<std::string>{"<|im_start|>", "<|im_end|>"});
+  CHECK(chat_template_marker_pieces(ChatTemplate::zephyr) ==
+        std::vector<std::string>{"<|system|>", "<|user|>", "<|assistant|>"});
+  for (const ChatTemplate t :
+       {ChatTemplate::llama2, ChatTemplate::mistral, ChatTemplate::alpaca, ChatTemplate::plain}) {
+    CHECK(chat_template_marker_pieces(t).empty());
+    CHECK_THROWS_WITH(chat_template_jinja(t), Catch::Matchers::Contains("no Jinja text for the"));
+  }
+}

@@ -337,3 +337,23 @@ TEST_CASE("a byte order mark and CRLF line ends are accepted") {
   REQUIRE(data.examples.size() == 2);
   CHECK(zili::test::plain_tokenizer().decode(data.examples[1].ids) == "Two.");
 }
+
+TEST_CASE("a prompt's ids alone: the start of the whole sequence, no EOS added") {
+  const Tokenizer& t = zili::test::plain_tokenizer();
+  const std::vector<Message> prompt = {{"system", "Be brief."}, {"user", "What is two plus two?"}};
+  for (const ChatTemplate c :
+       {ChatTemplate::chatml, ChatTemplate::zephyr, ChatTemplate::llama2, ChatTemplate::plain}) {
+    CAPTURE(chat_template_name(c));
+    const std::vector<int64_t> alone = tokenize_prompt_parts(t, render_prompt(c, prompt));
+    std::vector<ChatPart> whole = render_prompt(c, prompt);
+    const auto reply = render_reply(c, "Four.");
+    whole.insert(whole.end(), reply.begin(), reply.end());
+    const TokenizedExample sequence = tokenize_parts(t, whole);
+    REQUIRE(alone.size() < sequence.ids.size());
+    CHECK(std::equal(alone.begin(), alone.end(), sequence.ids.begin()));
+    CHECK(alone.back() != t.eos_id());
+    // Where the prompt ends, the trained tokens begin.
+    CHECK(sequence.target[alone.size() - 1] == 0);
+    CHECK(sequence.target[alone.size()] == 1);
+  }
+}
