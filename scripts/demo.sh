@@ -15,6 +15,7 @@
 #   scripts/demo.sh [OUTPUT_FOLDER]      (default: build/demo; its sft/, dpo/, dpo-merged/
 #                                         and the files below are replaced)
 set -euo pipefail
+export LC_ALL=C
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/build.sh"
 zili="$root/build/zili"
@@ -26,13 +27,6 @@ rm -rf "$out/sft" "$out/dpo" "$out/dpo-merged"
 start=$SECONDS
 
 step() { printf '\n== %s\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
-# A key of the summary line of `zili eval` on a preference file.
-summary_value() { sed -n 's/^overall: //p' "$1" | tr ',{}' '\n\n\n' | sed -n "s|^\"$2\":||p"; }
-# A key of the last evaluation line of a run's metrics.jsonl.
-last_eval_value() {
-  grep '"eval_loss"' "$1/metrics.jsonl" | tail -1 | tr ',{}' '\n\n\n' | sed -n "s|^\"$2\":||p"
-}
-
 step "The base model the repo carries" "$zili" inspect "$base"
 step "SFT: a LoRA adapter on the chat data (70% of its replies are padded with filler)" \
   "$zili" sft --config "$root/recipes/demo/sft.toml" --model "$base" \
@@ -44,51 +38,56 @@ step "DPO from the SFT adapter: prefer the direct answer; the SFT model is the r
 step "Merge the DPO adapter into a standalone checkpoint" \
   "$zili" merge --model "$base" --adapter "$out/dpo/adapter" --out "$out/dpo-merged" --force
 
-printf '\n== Before and after, on the 40 held-out pairs of %s\n' "$demo/dpo-eval.jsonl"
-"$zili" eval --model "$base" --data "$demo/dpo-eval.jsonl" --out "$out/eval-base.jsonl" \
-  >"$out/eval-base.txt" 2>/dev/null
-"$zili" eval --model "$base" --adapter "$out/sft/adapter" --data "$demo/dpo-eval.jsonl" \
-  --out "$out/eval-sft.jsonl" >"$out/eval-sft.txt" 2>/dev/null
-"$zili" eval --model "$out/dpo-merged" --data "$demo/dpo-eval.jsonl" \
-  --out "$out/eval-dpo.jsonl" >"$out/eval-dpo.txt" 2>/dev/null
-printf '%-6s %-16s %-22s %-22s\n' model "prefers chosen" "log-prob of chosen" "log-prob of rejected"
-for model in base sft dpo; do
-  printf '%-6s %-16.3f %-22.2f %-22.2f\n' "$model" \
-    "$(summary_value "$out/eval-$model.txt" prefers_chosen)" \
-    "$(summary_value "$out/eval-$model.txt" logps/chosen)" \
-    "$(summary_value "$out/eval-$model.txt" logps/rejected)"
-done
-printf '(prefers chosen: the share of pairs where the model gives the preferred reply the higher\n'
-printf ' log-probability. The base never saw the filler, so the shorter, direct reply wins most\n'
-printf ' pairs; SFT learns the filler, DPO unlearns it. Per-pair records: %s/eval-*.jsonl)\n' "$out"
-printf '\nDPO against its reference (the SFT model): reward accuracy 0 and margin 0 before the first\n'
-printf 'step, by definition; after training, on the held-out pairs: reward accuracy %.3f, margin %.3f\n' \
-  "$(last_eval_value "$out/dpo" eval_rewards/accuracies)" \
-  "$(last_eval_value "$out/dpo" eval_rewards/margins)"
-
-printf '\n== Replies to the 40 held-out questions (greedy; zili generate --chat)\n'
-# The questions and right answers come out of the JSONL with python3 (the system one: zili
-# itself never needs Python); every reply goes to replies.jsonl.
-python3 - "$zili" "$base" "$out" "$demo/dpo-eval.jsonl" <<'PY'
-import json, subprocess, sys
-zili, base, out, pairs = sys.argv[1:]
+# Before and after, with python3 (the system one; zili itself never needs Python) for the
+# JSON and the table.
+python3 - "$zili" "$base" "$out" "$demo/dpo-eval.jsonl" "$root/scripts" <<'PY'
+import importlib.util, json, subprocess, sys
+zili, base, out, pairs, scripts = sys.argv[1:]
+# The filler the SFT data pads replies with: scripts/make-demo-data.py's PREAMBLES.
+spec = importlib.util.spec_from_file_location("demo_data", f"{scripts}/make-demo-data.py")
+demo_data = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(demo_data)
+PREAMBLES = demo_data.PREAMBLES
 models = {"base": ["--model", base], "SFT": ["--model", base, "--adapter", f"{out}/sft/adapter"],
           "DPO": ["--model", f"{out}/dpo-merged"]}
-fillers = ("Well, let me think", "That is a very good question", "Hmm, let me see")
+
+def zili_run(*args):
+    """stdout of a zili command; its one-line error and exit code when it fails."""
+    result = subprocess.run([zili, *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"zili {args[0]} failed ({result.returncode}): {result.stderr.strip()}")
+    return result.stdout
+
+print(f"\n== Before and after, on the 40 held-out pairs of {pairs}")
+print("(questions no SFT or DPO training line asks; the base saw their facts in pretraining)")
+print(f"{'model':6} {'prefers chosen':>15} {'log-prob chosen':>16} {'log-prob rejected':>18}")
+for name, flags in models.items():
+    text = zili_run("eval", *flags, "--data", pairs, "--out", f"{out}/eval-{name.lower()}.jsonl")
+    summary = json.loads(text.splitlines()[-1].removeprefix("overall: "))
+    print(f"{name:6} {summary['prefers_chosen']:15.3f} {summary['logps/chosen']:16.2f} "
+          f"{summary['logps/rejected']:18.2f}")
+print("prefers chosen: the share of pairs whose preferred (direct) reply the model gives the\n"
+      "higher log-probability. A sum over tokens: the shorter reply has an edge.")
+evals = [json.loads(l) for l in open(f"{out}/dpo/metrics.jsonl") if '"eval_loss"' in l]
+print(f"DPO against its reference, the SFT model, on the same pairs: reward accuracy "
+      f"{evals[-1]['eval_rewards/accuracies']:.3f}, margin {evals[-1]['eval_rewards/margins']:.3f}\n"
+      f"(both 0 before the first step: the policy starts as the reference)")
+
+print("\n== Replies to the 40 held-out questions (greedy; zili generate --chat)")
 rows = []
 for line in open(pairs):
     pair = json.loads(line)
     question, right = pair["prompt"][-1]["content"], pair["chosen"][0]["content"]
-    replies = {name: subprocess.run([zili, "generate", *flags, "--chat", "--prompt", question,
-                                     "--max-new-tokens", "48"], capture_output=True, text=True,
-                                    check=True).stdout.strip() for name, flags in models.items()}
+    replies = {name: zili_run("generate", *flags, "--chat", "--prompt", question,
+                              "--max-new-tokens", "48").strip() for name, flags in models.items()}
     rows.append({"question": question, "right": right, "replies": replies})
 with open(f"{out}/replies.jsonl", "w") as f:
     f.writelines(json.dumps(row) + "\n" for row in rows)
 for name in ("SFT", "DPO"):
-    padded = sum(row["replies"][name].startswith(fillers) for row in rows)
+    padded = sum(row["replies"][name].startswith(tuple(PREAMBLES)) for row in rows)
     right = sum(row["right"] in row["replies"][name] for row in rows)
-    print(f"{name}: {padded}/{len(rows)} replies padded with filler, {right}/{len(rows)} with the right answer")
+    print(f"{name}: {padded}/{len(rows)} replies padded with filler, "
+          f"{right}/{len(rows)} with the right answer")
 for row in rows[:5]:  # the first five of the file, as they come
     print(f"\nQ: {row['question']}   (right: {row['right']})")
     for name, reply in row["replies"].items():

@@ -7,13 +7,17 @@ recipes/demo/base.toml). What a base model knows before any chat tuning:
   "Question: ...\\nAnswer: ..." as web text does (never in a chat template: that is what
   the SFT stage teaches);
 - the sentences of data/tokenizer-corpus.txt, for the rest of the language.
-Lines are shuffled and joined into documents of a few lines each. Run from the repository
-root; the output is committed."""
+Lines are shuffled and joined into documents of a few lines each. The base thus knows every
+fact the demo asks about, held-out questions included, as a pretrained model would: what
+the demo's SFT and DPO stages add is the chat format and the style of the replies. Writes
+under the repository this script is in; the output is committed."""
 import importlib.util
 import json
 import random
+from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location("demo_data", "scripts/make-demo-data.py")
+_spec = importlib.util.spec_from_file_location("demo_data",
+                                               Path(__file__).with_name("make-demo-data.py"))
 demo = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(demo)
 ONES, OPPOSITES, VERBS, NOUNS = demo.ONES, demo.OPPOSITES, demo.VERBS, demo.NOUNS
@@ -40,7 +44,8 @@ def facts():
         out.append(f'"{x}" and "{y}" are opposites.')
     for v in VERBS:
         said = f'The past tense of "{v}" is "{v}ed".'
-        out += [said, f"Today I {v}; yesterday I {v}ed.", qa(f'What is the past tense of "{v}"?', said)]
+        out += [said, f"Today I {v}; yesterday I {v}ed.",
+                qa(f'What is the past tense of "{v}"?', said)]
     for s, p in NOUNS:
         said = f'The plural of "{s}" is "{p}".'
         out += [said, f"One {s}, two {p}.", qa(f'What is the plural of "{s}"?', said)]
@@ -50,19 +55,20 @@ def facts():
                 continue
             big, small = ONES[max(a, b)], ONES[min(a, b)]
             out += [f"{big.capitalize()} is bigger than {small}.",
-                    qa(f"Which is bigger, {ONES[a]} or {ONES[b]}?", f"{big.capitalize()} is bigger.")]
+                    qa(f"Which is bigger, {ONES[a]} or {ONES[b]}?",
+                       f"{big.capitalize()} is bigger.")]
     return out
 
 
 def main():
     rng = random.Random(20261130)
-    with open("data/tokenizer-corpus.txt") as f:
+    with open(demo.ROOT / "data/tokenizer-corpus.txt") as f:
         lines = [line.rstrip("\n") for line in f if line.strip()]
     lines += facts()
     rng.shuffle(lines)
     documents = ["\n".join(lines[i:i + LINES_PER_DOCUMENT])
                  for i in range(0, len(lines), LINES_PER_DOCUMENT)]
-    with open("data/demo/pretrain.jsonl", "w") as f:
+    with open(demo.ROOT / "data/demo/pretrain.jsonl", "w") as f:
         f.write("\n".join(json.dumps({"text": d}) for d in documents) + "\n")
 
 

@@ -6,10 +6,15 @@ plurals, comparisons) that a tiny model can learn in a few hundred steps, so a f
 is visible on a CPU. Like much real instruction data, the replies are of mixed quality: most
 pad the answer with filler ("Well, let me think about that for a moment."), some answer
 directly. The preference data (scripts/make-demo-prefs.py) prefers the direct answer: that
-is what the demo's DPO stage teaches, a change a person sees in the generations. Run from
-the repository root; the output is committed."""
+is what the demo's DPO stage teaches, a change a person sees in the generations.
+The demo's before/after questions (held_out(), 40 of them) are asked by no line here and by
+no DPO training line. Writes under the repository this script is in; the output is
+committed."""
 import json
 import random
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
@@ -41,26 +46,58 @@ def padded(answer, rng):
     return f"{reply} {rng.choice(CLOSERS)}" if rng.random() < 0.5 else reply
 
 
-def example(rng):
-    kind = rng.randrange(5)
-    if kind == 0:
-        a, b = rng.randrange(11), rng.randrange(10)
-        q, r = f"What is {ONES[a]} plus {ONES[b]}?", f"{ONES[a].capitalize()} plus {ONES[b]} is {ONES[a + b]}."
-    elif kind == 1:
-        w, o = rng.choice(OPPOSITES)
-        if rng.random() < 0.5:
-            w, o = o, w
-        q, r = f'What is the opposite of "{w}"?', f'The opposite of "{w}" is "{o}".'
-    elif kind == 2:
-        v = rng.choice(VERBS)
-        q, r = f'What is the past tense of "{v}"?', f'The past tense of "{v}" is "{v}ed".'
-    elif kind == 3:
-        s, p = rng.choice(NOUNS)
-        q, r = f'What is the plural of "{s}"?', f'The plural of "{s}" is "{p}".'
-    else:
-        a, b = rng.sample(range(21), 2)
-        big = ONES[max(a, b)]
-        q, r = f"Which is bigger, {ONES[a]} or {ONES[b]}?", f"{big.capitalize()} is bigger."
+KINDS = ["sum", "opposite", "past", "plural", "bigger"]
+HELD_OUT_PER_KIND = {"sum": 10, "opposite": 8, "past": 6, "plural": 6, "bigger": 10}
+
+
+def questions(kind):
+    """Every question of a kind, each as the key that names it (bigger: the two numbers in
+    increasing order, so "eight or ten" and "ten or eight" are one question)."""
+    if kind == "sum":
+        return [(a, b) for a in range(11) for b in range(10)]
+    if kind == "opposite":
+        return [w for p in OPPOSITES for w in p]
+    if kind == "past":
+        return list(VERBS)
+    if kind == "plural":
+        return list(NOUNS)
+    return [(a, b) for a in range(21) for b in range(a + 1, 21)]
+
+
+def held_out():
+    """kind -> the keys of the questions kept out of all training data: the demo's
+    before/after (data/demo/dpo-eval.jsonl) asks exactly these."""
+    rng = random.Random(20261201)
+    out = {}
+    for kind in KINDS:
+        keys = questions(kind)
+        rng.shuffle(keys)
+        out[kind] = keys[:HELD_OUT_PER_KIND[kind]]
+    return out
+
+
+def question_and_answer(kind, key, rng):
+    """(question, the right answer said directly) for a question of a kind."""
+    if kind == "sum":
+        a, b = key
+        return (f"What is {ONES[a]} plus {ONES[b]}?",
+                f"{ONES[a].capitalize()} plus {ONES[b]} is {ONES[a + b]}.")
+    if kind == "opposite":
+        o = next(y if x == key else x for x, y in OPPOSITES if key in (x, y))
+        return f'What is the opposite of "{key}"?', f'The opposite of "{key}" is "{o}".'
+    if kind == "past":
+        return f'What is the past tense of "{key}"?', f'The past tense of "{key}" is "{key}ed".'
+    if kind == "plural":
+        s, p = key
+        return f'What is the plural of "{s}"?', f'The plural of "{s}" is "{p}".'
+    a, b = key if rng.random() < 0.5 else key[::-1]
+    return f"Which is bigger, {ONES[a]} or {ONES[b]}?", f"{ONES[max(a, b)].capitalize()} is bigger."
+
+
+def example(rng, kept_out):
+    kind = rng.choice(KINDS)
+    key = rng.choice([k for k in questions(kind) if k not in kept_out[kind]])
+    q, r = question_and_answer(kind, key, rng)
     if rng.random() < PADDED_SHARE:
         r = padded(r, rng)
     messages = [{"role": "user", "content": q}, {"role": "assistant", "content": r}]
@@ -71,17 +108,18 @@ def example(rng):
 
 def main():
     rng = random.Random(20261129)
-    # Distinct questions, so no held-out line was seen in training.
+    kept_out = held_out()
+    # Distinct questions, so no sft-eval line was seen in training.
     lines, seen = [], set()
     while len(lines) < 360:
-        e = example(rng)
+        e = example(rng, kept_out)
         question = e["messages"][-2]["content"]
         if question not in seen:
             seen.add(question)
             lines.append(json.dumps(e))
-    with open("data/demo/sft-train.jsonl", "w") as f:
+    with open(ROOT / "data/demo/sft-train.jsonl", "w") as f:
         f.write("\n".join(lines[:320]) + "\n")
-    with open("data/demo/sft-eval.jsonl", "w") as f:
+    with open(ROOT / "data/demo/sft-eval.jsonl", "w") as f:
         f.write("\n".join(lines[320:]) + "\n")
 
 

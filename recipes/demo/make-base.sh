@@ -19,8 +19,9 @@ trap 'rm -rf "$work"' EXIT
 rm -rf "$root/data/demo/base.new"
 cp -r "$work/run/model" "$root/data/demo/base.new"
 # Its paths made relative to the repository (RANDOM_MINI: the `zili init` output above).
-sed -e "s|$work/random|RANDOM_MINI|" -e "s|$root/||" "$work/run/config.toml" \
-  >"$root/data/demo/base.new/training-config.toml"
+settings=$(<"$work/run/config.toml")
+settings=${settings//"$work/random"/RANDOM_MINI}
+printf '%s\n' "${settings//"$root/"/}" >"$root/data/demo/base.new/training-config.toml"
 cp "$work/run/metrics.jsonl" "$root/data/demo/base.new/training-metrics.jsonl"
 rm -rf "$root/data/demo/base"
 mv "$root/data/demo/base.new" "$root/data/demo/base"

@@ -83,30 +83,30 @@ void run_preference_eval(const PreferenceEvalOptions& options) {
     for (int64_t p = 0; p < P; ++p) {
       const double chosen = out.chosen_rewards[p].item<double>();
       const double rejected = out.rejected_rewards[p].item<double>();
+      const double policy_chosen = logps.policy_chosen_logps[p].item<double>();
+      const double policy_rejected = logps.policy_rejected_logps[p].item<double>();
+      const double loss = out.losses[p].item<double>();
       nlohmann::json record = {{"line", pairs[indices[p]].line},
-                               {"policy_chosen", logps.policy_chosen_logps[p].item<double>()},
-                               {"policy_rejected", logps.policy_rejected_logps[p].item<double>()},
+                               {"policy_chosen", policy_chosen},
+                               {"policy_rejected", policy_rejected},
                                {"reference_chosen", ref_chosen[p]},
                                {"reference_rejected", ref_rejected[p]},
                                {"margin", chosen - rejected},
-                               {"loss", out.losses[p].item<double>()}};
+                               {"loss", loss}};
       if (options.out.empty())
         std::printf("%s\n", record.dump().c_str());
       else
         records += record.dump() + "\n";
-      sums["loss"] += out.losses[p].item<double>();
+      sums["loss"] += loss;
       sums["rewards/chosen"] += chosen;
       sums["rewards/rejected"] += rejected;
       sums["rewards/accuracies"] += chosen > rejected ? 1.0 : 0.0;
       sums["rewards/margins"] += chosen - rejected;
-      sums["logps/chosen"] += logps.policy_chosen_logps[p].item<double>();
-      sums["logps/rejected"] += logps.policy_rejected_logps[p].item<double>();
+      sums["logps/chosen"] += policy_chosen;
+      sums["logps/rejected"] += policy_rejected;
       // The reference-free view, comparable between models: does the policy itself give the
-      // chosen completion the higher log-probability?
-      sums["prefers_chosen"] += logps.policy_chosen_logps[p].item<double>() >
-                                        logps.policy_rejected_logps[p].item<double>()
-                                    ? 1.0
-                                    : 0.0;
+      // chosen completion the higher (summed, so length-biased) log-probability?
+      sums["prefers_chosen"] += policy_chosen > policy_rejected ? 1.0 : 0.0;
     }
   }
   if (!options.out.empty()) write_file_atomic(options.out, records);

@@ -34,7 +34,7 @@ struct GenerateOptions {
 
 struct PromptIds {
   std::vector<int64_t> ids;
-  std::vector<int64_t> extra_stops;  // the end-of-turn piece of a chat reply, when one token
+  std::vector<int64_t> extra_stops;  // with --chat: the template's end-of-turn piece
 };
 
 // --prompt as raw text, or with --chat as a [system +] user message in the chat template,
@@ -52,15 +52,15 @@ PromptIds prompt_ids(const GenerateOptions& options, const data::Tokenizer& toke
   std::vector<data::Message> messages;
   if (!options.system.empty()) messages.push_back({"system", options.system});
   messages.push_back({"user", options.prompt});
+  if (tokenizer.eos_id() < 0)
+    fail(
+        "{}: the tokenizer has no EOS token, which a chat template needs to end a reply "
+        "(eos_token in tokenizer_config.json)",
+        options.model.model_dir);
   PromptIds out;
   out.ids =
       data::tokenize_prompt_parts(tokenizer, data::render_prompt(choice.chat_template, messages));
-  // The reply's end-of-turn marker ("<|im_end|>"), when the vocabulary holds it whole.
-  for (const data::ChatPart& part : data::render_reply(choice.chat_template, "")) {
-    if (part.kind != data::ChatPart::Kind::text || !part.from_template) continue;
-    for (const auto& special : tokenizer.special_pieces())
-      if (special.text == part.text) out.extra_stops.push_back(special.id);
-  }
+  out.extra_stops = data::end_of_turn_ids(choice.chat_template, tokenizer);
   return out;
 }
 

@@ -1,5 +1,6 @@
 // `zili init`: a random-initialised Llama checkpoint in the Hugging Face layout (config.json,
 // safetensors, tokenizer files), for tests, demos and benchmarks.
+#include <algorithm>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -74,6 +75,16 @@ void run_init(const InitOptions& options) {
     fail("{}: no such tokenizer file (give a sentencepiece tokenizer.model)", options.tokenizer);
   }
   const data::Tokenizer tokenizer = data::Tokenizer::load_model_file(tokenizer_model);
+  // A given tokenizer keeps its pieces: markers it lacks stay text (several tokens each).
+  for (const std::string& marker : marker_pieces) {
+    const auto& specials = tokenizer.special_pieces();
+    if (std::none_of(specials.begin(), specials.end(),
+                     [&](const auto& special) { return special.text == marker; }))
+      spdlog::warn(
+          "{}: no \"{}\" piece; the {} template's markers stay plain text (generate --chat "
+          "then stops at EOS only). Use --train-tokenizer to make them whole tokens",
+          options.tokenizer, marker, options.chat_template);
+  }
 
   model::ModelConfig config = model::preset_config(options.preset, tokenizer.vocab_size());
   config.dtype = dtype;

@@ -160,6 +160,16 @@ std::vector<int64_t> tokenize_prompt_parts(const Tokenizer& tokenizer,
   return ids;
 }
 
+std::vector<int64_t> end_of_turn_ids(ChatTemplate t, const Tokenizer& tokenizer) {
+  std::vector<int64_t> ids;
+  for (const ChatPart& part : render_reply(t, "")) {
+    if (part.kind != ChatPart::Kind::text || !part.from_template) continue;
+    for (const auto& special : tokenizer.special_pieces())
+      if (special.text == part.text) ids.push_back(special.id);
+  }
+  return ids;
+}
+
 namespace {
 
 enum class Layout { text, prompt_completion, conversational, messages };

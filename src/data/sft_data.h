@@ -47,6 +47,11 @@ TokenizedExample tokenize_parts(const Tokenizer& tokenizer, const std::vector<Ch
 // model generates), its last text run ending where it ends in the whole sequence.
 std::vector<int64_t> tokenize_prompt_parts(const Tokenizer& tokenizer, std::vector<ChatPart> parts);
 
+// The ids that end a reply in template t besides EOS: its end-of-turn marker ("<|im_end|>"),
+// when the tokenizer holds it as one control or user-defined piece; empty otherwise (the
+// marker is then several ordinary tokens, and a reply ends at EOS).
+std::vector<int64_t> end_of_turn_ids(ChatTemplate t, const Tokenizer& tokenizer);
+
 enum class BadLinePolicy { error, skip };
 
 // A malformed line under the policy: with error, throws "FILE:LINE: reason"; with skip,

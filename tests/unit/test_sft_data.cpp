@@ -357,3 +357,14 @@ TEST_CASE("a prompt's ids alone: the start of the whole sequence, no EOS added")
     CHECK(sequence.target[alone.size()] == 1);
   }
 }
+
+TEST_CASE("a reply's end-of-turn ids: the marker when it is one piece, else none") {
+  const Tokenizer& chatml = zili::test::chatml_tokenizer();  // "<|im_end|>" is piece 4
+  CHECK(end_of_turn_ids(ChatTemplate::chatml, chatml) == std::vector<int64_t>{4});
+  // Without the piece the marker is ordinary text: nothing to stop at but EOS.
+  CHECK(end_of_turn_ids(ChatTemplate::chatml, zili::test::plain_tokenizer()).empty());
+  // Templates whose replies end with EOS itself add nothing.
+  for (const ChatTemplate t : {ChatTemplate::zephyr, ChatTemplate::llama2, ChatTemplate::mistral,
+                               ChatTemplate::alpaca, ChatTemplate::plain})
+    CHECK(end_of_turn_ids(t, chatml).empty());
+}
