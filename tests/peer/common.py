@@ -42,6 +42,24 @@ def make_tokenizer_dir(zili, work, vocab_size=512):
     return base
 
 
+def make_random_llama(zili, work, tokenizer_dir=None):
+    """WORK/base: a tiny random Llama saved by transformers, drawn wide (initializer_range 0.3)
+    so that its predictions are far from uniform, with the tokenizer `zili init` trains (or
+    the one in tokenizer_dir)."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=112, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5,
+                         bos_token_id=1, eos_token_id=2, initializer_range=0.3,
+                         architectures=["LlamaForCausalLM"])
+    base_dir = Path(work) / "base"
+    AutoModelForCausalLM.from_config(config).save_pretrained(base_dir)
+    copy_tokenizer(tokenizer_dir or make_tokenizer_dir(zili, work), base_dir)
+    return base_dir
+
+
 def copy_tokenizer(src, dst):
     for name in TOKENIZER_FILES:
         shutil.copy(Path(src) / name, Path(dst) / name)

@@ -42,14 +42,14 @@ import shutil
 import sys
 from types import SimpleNamespace
 
-from common import copy_tokenizer, make_tokenizer_dir, parse_args, read_jsonl, run
+from common import make_random_llama, parse_args, read_jsonl, run
 
 try:
     import datasets
     import torch
     import transformers
     from peft import LoraConfig, PeftModel, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 except ImportError as e:  # the venv lacks the reference: skip, do not fail
     print(f"skip: {e}")
@@ -75,17 +75,8 @@ EOS_TEXT = [{"prompt": "Answer:", "chosen": " yes.</s>", "rejected": " no, never
 
 
 def make_base(zili, work, tokenizer_dir=None):
-    """A random Llama as test_peft_parity makes it (far from uniform predictions), with the
-    tokenizer `zili init` trains (or the one in tokenizer_dir)."""
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=112, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5,
-                         bos_token_id=1, eos_token_id=2, initializer_range=0.3,
-                         architectures=["LlamaForCausalLM"])
-    base_dir = work / "base"
-    AutoModelForCausalLM.from_config(config).save_pretrained(base_dir)
-    copy_tokenizer(tokenizer_dir or make_tokenizer_dir(zili, work), base_dir)
-    return base_dir
+    """The random Llama of test_peft_parity (common.make_random_llama)."""
+    return make_random_llama(zili, work, tokenizer_dir)
 
 
 def load_base(base_dir):

@@ -15,9 +15,9 @@ import sys
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
-from transformers import AutoModelForCausalLM, LlamaConfig
+from transformers import AutoModelForCausalLM
 
-from common import copy_tokenizer, make_tokenizer_dir, parse_args, read_jsonl, run
+from common import make_random_llama, parse_args, read_jsonl, run
 
 TOLERANCE = 1e-4
 TEXTS = ["The cat sat on the mat.", "Two plus three is five, and seven times six is 42.",
@@ -68,15 +68,7 @@ def compare(label, records, reference_model, base_records=None):
 
 def main():
     zili, work = parse_args()
-    torch.manual_seed(0)
-    tokenizer_dir = make_tokenizer_dir(zili, work)
-    config = LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=112, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5,
-                         bos_token_id=1, eos_token_id=2, initializer_range=0.3,
-                         architectures=["LlamaForCausalLM"])
-    base_dir = work / "base"
-    AutoModelForCausalLM.from_config(config).save_pretrained(base_dir)
-    copy_tokenizer(tokenizer_dir, base_dir)
+    base_dir = make_random_llama(zili, work)
     data = work / "texts.jsonl"
     data.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
     base_records = zili_logprobs(zili, work, base_dir, data, label="base")
