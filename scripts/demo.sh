@@ -58,7 +58,7 @@ def zili_run(*args):
         sys.exit(f"zili {args[0]} failed ({result.returncode}): {result.stderr.strip()}")
     return result.stdout
 
-print(f"\n== Before and after, on the 40 held-out pairs of {pairs}")
+print(f"\n== Before and after, on the {sum(1 for _ in open(pairs))} held-out pairs of {pairs}")
 print("(questions no SFT or DPO training line asks; the base saw their facts in pretraining)")
 print(f"{'model':6} {'prefers chosen':>15} {'log-prob chosen':>16} {'log-prob rejected':>18}")
 for name, flags in models.items():
@@ -73,7 +73,7 @@ print(f"DPO against its reference, the SFT model, on the same pairs: reward accu
       f"{evals[-1]['eval_rewards/accuracies']:.3f}, margin {evals[-1]['eval_rewards/margins']:.3f}\n"
       f"(both 0 before the first step: the policy starts as the reference)")
 
-print("\n== Replies to the 40 held-out questions (greedy; zili generate --chat)")
+print("\n== Replies to the held-out questions (greedy; zili generate --chat)")
 rows = []
 for line in open(pairs):
     pair = json.loads(line)

@@ -45,10 +45,10 @@ try:
     import datasets
     import sentencepiece
     import torch
-    import transformers
     from transformers import AutoTokenizer
     from test_dpo_trainer_parity import (compare_logps, load_base, make_adapter, make_base,
-                                         trl_per_pair, trl_trainer, write_jsonl, zili_ids)
+                                         quiet_single_thread, trl_per_pair, trl_trainer,
+                                         write_jsonl, zili_ids)
 except ImportError as e:  # the venv lacks the reference: skip, do not fail
     print(f"skip: {e}")
     sys.exit(77)
@@ -252,9 +252,7 @@ def run_template(zili, work, template):
 
 def main():
     zili, work = parse_args()
-    torch.set_num_threads(1)
-    datasets.disable_progress_bars()
-    transformers.logging.set_verbosity_error()
+    quiet_single_thread()
     ok = True
     for template in TEMPLATES:
         ok &= run_template(zili, work, template)

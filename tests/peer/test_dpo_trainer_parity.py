@@ -284,11 +284,16 @@ def compare_logps(zili, work, base_dir, adapter_dir, data, trainer):
     return ok
 
 
-def main():
-    zili, work = parse_args()
+def quiet_single_thread():
+    """One CPU thread (2 cores, ctest -j2), and no progress bars or warnings from the references."""
     torch.set_num_threads(1)
     datasets.disable_progress_bars()
     transformers.logging.set_verbosity_error()
+
+
+def main():
+    zili, work = parse_args()
+    quiet_single_thread()
     base_dir = make_base(zili, work)
     adapter_dir = make_adapter(base_dir, work)
     data = write_jsonl(work / "pairs.jsonl", PAIRS)
