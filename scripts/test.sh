@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
-# Setup, build, then run every CPU test through ctest (tiers: unit, e2e, peer; gpu tests
-# skip with a message where no GPU is present).
-#   scripts/test.sh [ctest args...]     e.g. scripts/test.sh -L unit
+# Setup, build, then run every CPU test through ctest in build/ (tiers: unit, e2e, peer), and
+# the CUDA build (scripts/build.sh --cuda): the kernels compiled with nvcc, zili and the GPU
+# tests linked, then ctest -L gpu in build-cuda/, whose tests skip with a message where no GPU
+# is present. Without nvcc the CUDA build is left out, with a message.
+#   scripts/test.sh [ctest args...]     e.g. scripts/test.sh -L unit (args go to build/'s ctest)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/build.sh"
-cd "$root/build"
-ctest --output-on-failure -j "$(nproc)" "$@"
+cuda_build=yes
+if ! command -v nvcc >/dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
+  cuda_build=no
+  echo "test.sh: no nvcc (PATH, /usr/local/cuda/bin): the CUDA build (build-cuda/) is left out" >&2
+fi
+if [ "$cuda_build" = yes ]; then "$root/scripts/build.sh" --cuda; fi
+
+status=0
+(cd "$root/build" && ctest --output-on-failure -j "$(nproc)" "$@") || status=$?
+if [ "$cuda_build" = yes ]; then
+  # -V: a skipped test's reason (no GPU) and a passing one's summary are printed too.
+  (cd "$root/build-cuda" && ctest -V -L gpu) || status=$?
+fi
+exit "$status"

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "model/rms_norm.h"
+
 namespace zili::model {
 
 // Parameters start as empty placeholders (nothing allocated); load_model() or the caller
@@ -43,12 +45,7 @@ RMSNormImpl::RMSNormImpl(int64_t, double eps_) : eps(eps_) {
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  // variance [..., 1] = mean(x^2) over C in at least fp32 (float64 stays float64);
-  // y = weight * (x * rsqrt(variance + eps)).
-  torch::Tensor wide = x.to(torch::promote_types(x.scalar_type(), torch::kFloat32));
-  torch::Tensor variance = wide.pow(2).mean(-1, /*keepdim=*/true);
-  torch::Tensor normed = (wide * torch::rsqrt(variance + eps)).to(x.scalar_type());
-  return weight.to(x.scalar_type()) * normed;
+  return rms_norm(x, weight, eps);  // the fused kernel on CUDA when built, else the reference
 }
 
 AttentionImpl::AttentionImpl(const ModelConfig& c, int64_t layer_index)

@@ -47,7 +47,8 @@ class LinearImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Linear);
 
-// y = x / sqrt(mean(x^2) + eps) * weight, computed in fp32 (as transformers does).
+// y = x / sqrt(mean(x^2) + eps) * weight, computed in fp32 (as transformers does); the fused
+// kernel on CUDA when the build has it (model/rms_norm.h).
 class RMSNormImpl : public torch::nn::Module {
  public:
   RMSNormImpl(int64_t size, double eps);

@@ -1,0 +1,29 @@
+// Sums across a warp and a thread block, shared by the fused kernels (kernels/*.cu). The
+// order of the additions is fixed by the block's shape, so a sum is the same, bit for bit,
+// on every run.
+#pragma once
+
+namespace zili::kernels {
+
+// The sum of v over the 32 lanes of a warp, returned to every lane (xor butterfly: the two
+// partners of each step add the same two numbers, so all lanes end with the same bits).
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+// The sum of v over the block, returned to every thread. blockDim.x must be a multiple of 32,
+// and every thread of the block must call it (it synchronises the block twice).
+__device__ __forceinline__ float block_sum(float v) {
+  __shared__ float warp_sums[32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  v = warp_sum(v);
+  if (lane == 0) warp_sums[warp] = v;
+  __syncthreads();
+  float total = 0.f;
+  for (int i = 0; i < static_cast<int>(blockDim.x / 32); ++i) total += warp_sums[i];
+  __syncthreads();  // warp_sums is free again for the next call
+  return total;
+}
+
+}  // namespace zili::kernels
