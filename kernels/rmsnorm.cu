@@ -36,9 +36,9 @@ int threads_for(int64_t cols) {
 // dtype before the weight product; a no-op in float32).
 // x, y [rows, C]; weight [C]; rstd [rows]. Grid: one block per row.
 template <typename T>
-__global__ void rms_norm_forward_kernel(const T* __restrict__ x, const T* __restrict__ weight,
-                                        T* __restrict__ y, float* __restrict__ rstd, int64_t cols,
-                                        float eps) {
+__global__ void __launch_bounds__(1024)
+    rms_norm_forward_kernel(const T* __restrict__ x, const T* __restrict__ weight,
+                            T* __restrict__ y, float* __restrict__ rstd, int64_t cols, float eps) {
   const int64_t row = blockIdx.x;
   const T* x_row = x + row * cols;
   T* y_row = y + row * cols;
@@ -80,10 +80,11 @@ void launch_rms_norm_forward(const T* x, const T* weight, T* y, float* rstd, int
 // partial [gridDim.x, C]; sum_partials_kernel adds the blocks' rows in a fixed order.
 // dy, x, dx [rows, C]; weight [C]; rstd [rows]; partial [gridDim.x, C] or null (no dWeight).
 template <typename T>
-__global__ void rms_norm_backward_kernel(const T* __restrict__ dy, const T* __restrict__ x,
-                                         const T* __restrict__ weight,
-                                         const float* __restrict__ rstd, T* __restrict__ dx,
-                                         float* __restrict__ partial, int64_t rows, int64_t cols) {
+__global__ void __launch_bounds__(1024)
+    rms_norm_backward_kernel(const T* __restrict__ dy, const T* __restrict__ x,
+                             const T* __restrict__ weight, const float* __restrict__ rstd,
+                             T* __restrict__ dx, float* __restrict__ partial, int64_t rows,
+                             int64_t cols) {
   extern __shared__ float dweight_acc[];  // [C] when partial is given
   if (partial != nullptr) {
     for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) dweight_acc[j] = 0.f;

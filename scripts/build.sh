@@ -34,5 +34,5 @@ if [ ! -f "$build_dir/build.ninja" ] || [ $# -gt 0 ] ||
     -DZILI_PYTHON="$ZILI_VENV/bin/python" -DZILI_CUDA="$cuda" "$@"
 fi
 targets=()
-if [ "$cuda" = ON ]; then targets=(--target zili zili_gpu_tests); fi
+if [ "$cuda" = ON ]; then targets=(--target zili zili-bench zili_gpu_tests); fi
 cmake --build "$build_dir" -j "$(nproc)" "${targets[@]}"

@@ -23,4 +23,9 @@ void add_plot_command(CLI::App& root);
 void add_threads_option(CLI::App& command, int& threads);
 void set_threads(int threads);
 
+// --device auto|cpu|cuda|cuda:N and --no-fused on a subcommand that runs the model; the
+// device is checked by model::resolve_device, --no-fused applied by apply_no_fused().
+void add_device_flags(CLI::App& command, std::string& device, bool& no_fused);
+void apply_no_fused(bool no_fused);
+
 }  // namespace zili::cli

@@ -128,7 +128,8 @@ void run_eval(const EvalOptions& options) {
       if (!e.empty()) ids[i].narrow(0, 0, e.size()).copy_(torch::tensor(e));
       lengths.push_back(static_cast<int64_t>(e.size()));
     }
-    torch::Tensor logprobs = model::token_logprobs(net, ids, lengths).to(torch::kFloat64);
+    torch::Tensor logprobs =
+        model::token_logprobs(net, ids, lengths).to(torch::kCPU, torch::kFloat64);
     for (size_t i = 0; i < count; ++i) {
       const Example& example = examples[first + i];
       // The first token is not predicted; entry t of the row scores ids[t + 1].

@@ -63,7 +63,7 @@ void run_preference_eval(const PreferenceEvalOptions& options) {
     const data::Batch batch = data::make_pair_batch(pairs, indices, pad_id);
     const int64_t P = batch.pairs;
     const torch::Tensor policy =
-        train::sequence_logps(*model, batch, 256).logps.to(torch::kFloat64);  // [2P]
+        train::sequence_logps(*model, batch, 256).logps.to(torch::kCPU, torch::kFloat64);  // [2P]
     dpo::PreferenceLogps logps;
     logps.policy_chosen_logps = policy.narrow(0, 0, P);
     logps.policy_rejected_logps = policy.narrow(0, P, P);

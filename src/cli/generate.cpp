@@ -124,7 +124,8 @@ void run_generate(const GenerateOptions& options) {
   TextStream stream(tokenizer);
   const auto start = std::chrono::steady_clock::now();
   // Prefill: the whole prompt at once; then one position per step.
-  torch::Tensor input = torch::tensor(prompt).unsqueeze(0);  // [1, T]
+  const torch::Device device = net.lm_head_weight().device();
+  torch::Tensor input = torch::tensor(prompt).unsqueeze(0).to(device);  // [1, T]
   int64_t generated = 0;
   for (; generated < new_tokens; ++generated) {
     torch::Tensor hidden = net.forward(input, forward);                       // [1, T, C]
@@ -133,7 +134,7 @@ void run_generate(const GenerateOptions& options) {
     const int64_t next = sampler.next(logits[0].narrow(0, 0, tokenizer.vocab_size()));
     if (std::find(stops.begin(), stops.end(), next) != stops.end()) break;
     stream.push(next);
-    input = torch::tensor({next}).unsqueeze(0);
+    input = torch::tensor({next}).unsqueeze(0).to(device);
   }
   stream.finish();
   std::printf("\n");

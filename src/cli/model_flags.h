@@ -17,6 +17,8 @@ struct ModelFlags {
   std::string model_dir;
   std::string adapter_dir;  // empty: the base model alone
   std::string dtype;        // empty: the checkpoint's
+  std::string device = "auto";
+  bool no_fused = false;
 };
 
 void add_model_flags(CLI::App& command, ModelFlags& flags);
@@ -26,10 +28,11 @@ struct Checkpoint {
   data::Tokenizer tokenizer;
 };
 
-// config.json and the tokenizer files, checked against each other (--dtype and the adapter's
-// config too).
+// config.json and the tokenizer files, checked against each other (--dtype, --device and the
+// adapter's config too); --no-fused applied.
 Checkpoint open_checkpoint(const ModelFlags& flags);
-// The weights, in eval mode, with the --adapter applied when given.
+// The weights on --device, in eval mode, with the --adapter applied when given. On a GPU,
+// bf16/f16 weights compute in their dtype (model::compute_dtype_for).
 model::LlamaForCausalLM load_weights(const ModelFlags& flags, const model::ModelConfig& config);
 
 }  // namespace zili::cli

@@ -77,6 +77,7 @@ void add_train_flags(CLI::App& cmd, TrainFlags& flags) {
   cmd.add_flag("--skip-nonfinite", o.skip_nonfinite,
                "Skip a step whose loss or gradient is NaN/inf instead of stopping");
   add_threads_option(cmd, o.threads);
+  add_device_flags(cmd, o.device, o.no_fused);
 }
 
 CLI::Option* add_preference_flags(CLI::App& cmd, std::string& loss, dpo::PreferenceSettings& s) {
@@ -157,7 +158,8 @@ void resolve_train_flags(CLI::App& cmd, TrainFlags& flags) {
     } catch (const CLI::Error& e) {
       fail("{}: cannot read settings: {}", path, e.what());
     }
-    static const std::set<std::string> may_change_on_resume = {"threads", "log-every"};
+    static const std::set<std::string> may_change_on_resume = {"threads", "log-every", "device",
+                                                                "no-fused"};
     for (const CLI::ConfigItem& item : items) {
       if (!item.parents.empty() || item.name == "++" || item.name == "--")
         fail("{}: sections ([{}]) are not settings; write plain key = value lines", path,

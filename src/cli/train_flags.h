@@ -20,8 +20,8 @@ void add_train_flags(CLI::App& command, TrainFlags& flags);
 // Call first in the command's callback. Applies --config FILE, or with --resume RUN the
 // run's RUN/config.toml: each key the command line did not give sets its option; a key no
 // option has is an error naming the file. With --resume, a command-line value that differs
-// from the run's is an error (except --threads and --log-every). Then records every resolved
-// setting as TOML in options->config_toml.
+// from the run's is an error (except --threads, --log-every, --device and --no-fused). Then
+// records every resolved setting as TOML in options->config_toml.
 void resolve_train_flags(CLI::App& command, TrainFlags& flags);
 
 // --loss and the settings of the preference losses (--beta, --label-smoothing, --simpo-gamma,

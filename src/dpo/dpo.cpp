@@ -18,6 +18,7 @@
 #include "data/preference_data.h"
 #include "dpo/reference_logps.h"
 #include "model/config.h"
+#include "model/device.h"
 #include "train/checkpoint.h"
 #include "train/interrupt.h"
 #include "train/lr_schedule.h"
@@ -180,11 +181,14 @@ void run_dpo(const DpoOptions& options) {
                      options.init_adapter + "/adapter_config.json"};
   const std::string fingerprint = train::run_fingerprint(o, adapter_files);
   // What the reference numbers depend on: the base, the adapter the run starts from, the
-  // data (and which pairs the seed holds out), and how it is tokenized and computed.
+  // data (and which pairs the seed holds out), and how it is tokenized and computed (the
+  // storage, and the compute dtype, which is the storage's on a GPU and fp32 on the CPU).
+  const c10::ScalarType storage = o.full ? torch::kFloat32 : in.storage.value_or(in.config.dtype);
   const std::string reference_key =
       dpo::checkpoint_fingerprint(o.model_dir) + " " + fingerprint + " " +
-      fmt::format("{} {} {} {} {} {} {}", data::chat_template_name(chat_template), o.max_length,
+      fmt::format("{} {} {} {} {} {} {} {}", data::chat_template_name(chat_template), o.max_length,
                   o.drop_overlong, model::dtype_config_name(in.storage.value_or(in.config.dtype)),
+                  model::dtype_config_name(model::compute_dtype_for(in.device, storage)),
                   o.loss_chunk, o.seed, o.eval_fraction);
   if (!options.ref_logps.empty()) {
     if (!needs_reference(kind))
@@ -349,7 +353,7 @@ void run_dpo(const DpoOptions& options) {
       record["grad_norm"] = grad_norm;
       record["tokens_per_second"] = tokens_per_second;
       record["elapsed_seconds"] = state.elapsed_seconds;
-      record["peak_rss_mib"] = train::peak_rss_mib();
+      train::add_peak_memory(record, in.device);
       metrics.write(record);
       state.window_sums.clear();
       state.window_steps = 0;

@@ -32,7 +32,10 @@ ReferenceLogps::ReferenceLogps(model::LlamaForCausalLMImpl& model, lora::LoraMod
       if (!files.weights->find(key))
         fail("{}: no tensor {} (the adapter the run started from changed?)", frozen_adapter_dir,
              key);
-      return files.weights->tensor(key).to(torch::kFloat32).clone();
+      // fp32 on the policy adapter's device, where compute() swaps it in.
+      const auto options =
+          torch::TensorOptions().dtype(torch::kFloat32).device(entry.adapter->lora_a.device());
+      return files.weights->tensor(key).to(options, /*non_blocking=*/false, /*copy=*/true);
     };
     frozen_.emplace_back(tensor('A'), tensor('B'));
   }

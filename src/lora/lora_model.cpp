@@ -216,7 +216,10 @@ LoraModel LoraModel::create(model::LlamaForCausalLMImpl& model, io::AdapterConfi
       const double bound = 1.0 / std::sqrt(static_cast<double>(in));
       a.uniform_(-bound, bound, generator);
     }
-    torch::Tensor b = torch::zeros({out, r});
+    // fp32 masters on the layer's device (the draw stays on the CPU generator: the same A
+    // on every device for a seed).
+    a = a.to(linear.weight.device());
+    torch::Tensor b = torch::zeros({out, r}, a.options());
     auto adapter =
         std::make_shared<LoraAdapter>(a.set_requires_grad(true), b.set_requires_grad(true),
                                       config.scaling(), config.lora_dropout);

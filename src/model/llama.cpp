@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "model/rms_norm.h"
+#include "model/swiglu.h"
 
 namespace zili::model {
 
@@ -66,8 +67,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInpu
   torch::Tensor q = q_proj(x).view({B, T, heads_, head_dim_}).transpose(1, 2);
   torch::Tensor k = k_proj(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
   torch::Tensor v = v_proj(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
-  q = apply_rope(q, in.cos, in.sin);
-  k = apply_rope(k, in.cos, in.sin);
+  q = rope(q, in.cos, in.sin);  // the fused kernel on CUDA when built, else apply_rope
+  k = rope(k, in.cos, in.sin);
   if (in.cache) std::tie(k, v) = in.cache->append(layer_index_, k, v);  // [B, Hkv, S, D]
   // GQA: query head h reads key/value head h / (H / Hkv), as transformers' repeat_kv.
   const int64_t groups = heads_ / kv_heads_;
@@ -93,7 +94,7 @@ MLPImpl::MLPImpl(const ModelConfig& c) {
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+  return down_proj(swiglu(gate_proj(x), up_proj(x)));  // silu(gate) * up, fused on CUDA
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, int64_t layer_index) {

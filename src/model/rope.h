@@ -31,9 +31,23 @@ class Rope {
   torch::Tensor inv_freq_;  // [D/2] float32
 };
 
+// The reference in plain libtorch ops (the CPU path, and the GPU path with --no-fused).
 // x [B, heads, T, D], cos/sin [B, T, D]: x * cos + rotate_half(x) * sin with
 // rotate_half([x1, x2]) = [-x2, x1] over the two halves of D. Computed in x's dtype.
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos,
                          const torch::Tensor& sin);
+
+// The same through the fused kernel (kernels/rope.h), forward and backward each one kernel,
+// in float32 inside; cos and sin get no gradient. Needs a build with kernels, x on CUDA in
+// float32, bfloat16 or float16 with an even D, cos/sin float32 [B, T, D] (made contiguous).
+// x may be any view whose last stride is 1 (q and k: transposes of [B, T, heads, D]); it is
+// read where it lies and not modified: the result is a new tensor laid out like x.
+torch::Tensor rope_fused(const torch::Tensor& x, const torch::Tensor& cos,
+                         const torch::Tensor& sin);
+
+// rope_fused when use_fused_kernels(x), x's dtype has a kernel and cos and sin are float32
+// [B, T, D] of x's B, T and D that need no gradient; else apply_rope (bit for bit the ops from
+// before the kernels, on the CPU always).
+torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
 }  // namespace zili::model

@@ -1,9 +1,16 @@
 // log p(target | hidden) for the positions a loss covers, chunked over tokens: a chunk's
 // logits [n, V] exist only while that chunk is processed, in the forward and again in the
-// backward, which remakes them instead of keeping them.
+// backward, which remakes them instead of keeping them. On CUDA (fp32 math, kernels built and
+// enabled) the softmax steps of each chunk are the fused kernels of kernels/target_logprobs.cu;
+// the GEMMs are cuBLAS either way.
 #include <algorithm>
 
+#include "model/fused.h"
 #include "model/logprobs.h"
+
+#ifdef ZILI_HAS_CUDA_KERNELS
+#include "kernels/target_logprobs.h"
+#endif
 
 namespace zili::model {
 namespace {
@@ -13,11 +20,25 @@ using torch::autograd::variable_list;
 
 // Vocabulary rows of a narrower-stored weight (bf16/f16) cast to the math dtype at a time:
 // the transient copy is [kWeightSliceRows, C], never the whole [V, C].
+//
+// The cost on the GPU, where the weight is bf16: every chunk casts all of W again, once in
+// the forward and twice in the backward (z and dh). Per pass that is V C (2 + 4 + 4) bytes
+// (read bf16, write fp32, the GEMM reads fp32): 5.3 GB at V = 128256, C = 4096, about 1.1 ms
+// at 4.8 TB/s, beside the pass's fp32 GEMM of 2 n V C = 269 GFLOP at n = 256, about 5 ms on
+// CUDA cores (no TF32): some 20 %. hidden's cast, [n, C], is negligible. Kept for now: the
+// fp32 GEMM, not the cast, is the larger cost, and both would go with a bf16 x bf16 -> fp32
+// GEMM (tensor cores, fp32 accumulation, the same products exactly).
 constexpr int64_t kWeightSliceRows = 8192;
 
 // fp32 for fp32 and narrower hidden states; float64 stays float64 (gradient checks).
 c10::ScalarType math_dtype(const torch::Tensor& hidden) {
   return torch::promote_types(hidden.scalar_type(), torch::kFloat32);
+}
+
+// Whether a chunk's softmax steps run the fused kernels: the build has them, they are enabled
+// (not --no-fused), hidden is on CUDA and the math is fp32 (float64 keeps the plain ops).
+bool use_fused(const torch::Tensor& hidden) {
+  return use_fused_kernels(hidden) && math_dtype(hidden) == torch::kFloat32;
 }
 
 void check_inputs(const torch::Tensor& hidden, const torch::Tensor& weight,
@@ -58,6 +79,46 @@ torch::Tensor chunk_grad_hidden(const torch::Tensor& dz, const torch::Tensor& we
   return dh;
 }
 
+// targets [N] expected in [0, V): the plain ops' gather throws on one outside (on the CPU);
+// the fused kernel would quietly give a NaN log-prob, so the fused path checks here, once per
+// forward. One device sync (a [N] min and max read back), not one per chunk.
+void check_targets_in_range(const torch::Tensor& targets, int64_t V) {
+  if (targets.numel() == 0) return;
+  const auto [lo, hi] = torch::aminmax(targets);
+  const torch::Tensor range = torch::stack({lo, hi}).cpu();  // [2]: the one sync
+  const int64_t min = range[0].item<int64_t>(), max = range[1].item<int64_t>();
+  TORCH_CHECK(min >= 0 && max < V, "target_logprobs: targets expected in [0, ", V,
+              ") (the vocabulary of weight), got values from ", min, " to ", max);
+}
+
+// lse [n] = logsumexp_v z, lp [n] = z[t] - lse for one chunk: z [n, V], t [n]; written into
+// lse and lp (slices of the [N] results).
+void chunk_lse_and_lp(const torch::Tensor& z, const torch::Tensor& t, torch::Tensor lse,
+                      torch::Tensor lp, bool fused) {
+#ifdef ZILI_HAS_CUDA_KERNELS
+  if (fused) return kernels::target_logprobs_forward_out(lse, lp, z.contiguous(), t.contiguous());
+#endif
+  (void)fused;
+  const torch::Tensor chunk_lse = z.logsumexp(1);  // [n]
+  lse.copy_(chunk_lse);
+  lp.copy_(z.gather(1, t.unsqueeze(1)).squeeze(1) - chunk_lse);
+}
+
+// z [n, V] -> dz = g ⊙ (onehot(t) - exp(z - lse)) in place, for one chunk: lse, t, g [n].
+void chunk_logits_to_grad(torch::Tensor& z, const torch::Tensor& lse, const torch::Tensor& t,
+                          const torch::Tensor& g, bool fused) {
+#ifdef ZILI_HAS_CUDA_KERNELS
+  if (fused) {
+    if (!z.is_contiguous()) z = z.contiguous();  // mm's result is; a no-op then
+    return kernels::target_logprobs_backward_(z, lse.contiguous(), t.contiguous(), g);
+  }
+#endif
+  (void)fused;
+  const torch::Tensor chunk_g = g.unsqueeze(1);    // [n, 1]
+  z.sub_(lse.unsqueeze(1)).exp_().mul_(-chunk_g);  // -g p
+  z.scatter_add_(1, t.unsqueeze(1), chunk_g);      // + g onehot(t)
+}
+
 // Forward, for a chunk of n tokens with h [n, C] (cast to the math dtype), t [n]:
 //   z [n, V] = h W^T,   lse [n] = log Σ_v exp z_v,   lp [n] = z[t] - lse
 // Only lse is kept (N numbers); z is dropped when the chunk is done.
@@ -79,15 +140,15 @@ struct TargetLogprobsFunction : public torch::autograd::Function<TargetLogprobsF
                                int64_t chunk_tokens) {
     const auto dtype = math_dtype(hidden);
     const int64_t N = hidden.size(0);
+    const bool fused = use_fused(hidden);
+    if (fused) check_targets_in_range(targets, weight.size(0));
     torch::Tensor lp = torch::empty({N}, hidden.options().dtype(dtype));   // [N]
     torch::Tensor lse = torch::empty({N}, hidden.options().dtype(dtype));  // [N]
     for (int64_t start = 0; start < N; start += chunk_tokens) {
       const int64_t n = std::min(chunk_tokens, N - start);
       const torch::Tensor z = chunk_logits(hidden.narrow(0, start, n).to(dtype), weight);  // [n, V]
-      const torch::Tensor t = targets.narrow(0, start, n).unsqueeze(1);                    // [n, 1]
-      const torch::Tensor chunk_lse = z.logsumexp(1);                                      // [n]
-      lse.narrow(0, start, n).copy_(chunk_lse);
-      lp.narrow(0, start, n).copy_(z.gather(1, t).squeeze(1) - chunk_lse);
+      chunk_lse_and_lp(z, targets.narrow(0, start, n), lse.narrow(0, start, n),
+                       lp.narrow(0, start, n), fused);
     }
     ctx->save_for_backward({hidden, weight, targets, lse});
     ctx->saved_data["chunk_tokens"] = chunk_tokens;
@@ -105,7 +166,10 @@ struct TargetLogprobsFunction : public torch::autograd::Function<TargetLogprobsF
     const bool need_weight = ctx->needs_input_grad(kWeight);
     const auto dtype = math_dtype(hidden);
     const int64_t N = hidden.size(0);
-    const torch::Tensor g = grad_outputs[0].to(dtype);  // [N]
+    const bool fused = use_fused(hidden);
+    // [N]; the kernel wants it dense (the gradient of a sum arrives as an expanded scalar).
+    const torch::Tensor g =
+        fused ? grad_outputs[0].to(dtype).contiguous() : grad_outputs[0].to(dtype);
 
     torch::Tensor dh =
         need_hidden ? torch::empty({N, hidden.size(1)}, g.options()) : torch::Tensor();
@@ -114,12 +178,10 @@ struct TargetLogprobsFunction : public torch::autograd::Function<TargetLogprobsF
     if (need_hidden || need_weight) {
       for (int64_t start = 0; start < N; start += chunk_tokens) {
         const int64_t n = std::min(chunk_tokens, N - start);
-        const torch::Tensor h = hidden.narrow(0, start, n).to(dtype);         // [n, C]
-        const torch::Tensor t = targets.narrow(0, start, n).unsqueeze(1);     // [n, 1]
-        const torch::Tensor chunk_g = g.narrow(0, start, n).unsqueeze(1);     // [n, 1]
-        torch::Tensor dz = chunk_logits(h, weight);                           // z [n, V]
-        dz.sub_(lse.narrow(0, start, n).unsqueeze(1)).exp_().mul_(-chunk_g);  // -g p
-        dz.scatter_add_(1, t, chunk_g);                                       // + g onehot(t)
+        const torch::Tensor h = hidden.narrow(0, start, n).to(dtype);  // [n, C]
+        torch::Tensor dz = chunk_logits(h, weight);                    // z [n, V]
+        chunk_logits_to_grad(dz, lse.narrow(0, start, n), targets.narrow(0, start, n),
+                             g.narrow(0, start, n), fused);  // dz [n, V]
         if (need_hidden) dh.narrow(0, start, n).copy_(chunk_grad_hidden(dz, weight));
         if (need_weight) dw.addmm_(dz.t(), h);
       }

@@ -8,6 +8,8 @@
 #include <regex>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "io/safetensors.h"
 #include "train/optimizer_state.h"
 #include "util/atomic_file.h"
@@ -51,19 +53,34 @@ TrainerState parse_trainer_state(const nlohmann::json& json, const std::string& 
   return s;
 }
 
+// The generators that draw the dropout masks: the CPU's, and each visible GPU's ("cuda:N";
+// none in a CPU build). Each state is a uint8 tensor: [5056] for the CPU's Mersenne twister,
+// [16] (seed, offset) for a GPU's Philox.
+static std::vector<std::pair<std::string, at::Generator>> random_generators() {
+  std::vector<std::pair<std::string, at::Generator>> generators = {
+      {"cpu", at::detail::getDefaultCPUGenerator()}};
+  // device_count() is size_t in some torch versions, c10::DeviceIndex in others.
+  const int64_t gpus =
+      torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+  for (int64_t i = 0; i < gpus; ++i)
+    generators.emplace_back(fmt::format("cuda:{}", i),
+                            at::globalContext().defaultGenerator(
+                                torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i))));
+  return generators;
+}
+
 void save_checkpoint(const std::string& dir, const TrainerState& state,
                      torch::optim::AdamW& optimizer,
                      const std::function<void(const std::string&)>& write_weights) {
   StagingDir staging(dir, /*overwrite=*/true);
   write_weights(staging.path());
   save_adamw_state(optimizer, staging.path() + "/optimizer.safetensors");
-  torch::Tensor rng;
-  {
-    auto generator = at::detail::getDefaultCPUGenerator();
+  std::vector<std::pair<std::string, torch::Tensor>> rng_states;
+  for (auto& [name, generator] : random_generators()) {
     std::lock_guard<std::mutex> lock(generator.mutex());
-    rng = generator.get_state();  // [5056] uint8
+    rng_states.emplace_back(name, generator.get_state());
   }
-  io::save_safetensors(staging.path() + "/rng_state.safetensors", {{"cpu", rng}});
+  io::save_safetensors(staging.path() + "/rng_state.safetensors", rng_states);
   write_file_atomic(staging.path() + "/trainer_state.json",
                     trainer_state_json(state).dump(2) + "\n");
   staging.commit();
@@ -77,10 +94,15 @@ TrainerState load_checkpoint(const std::string& dir, torch::optim::AdamW& optimi
   load_adamw_state(optimizer, dir + "/optimizer.safetensors");
   auto rng_file = io::SafetensorsFile::open(dir + "/rng_state.safetensors");
   if (!rng_file->find("cpu")) fail("{}/rng_state.safetensors: no \"cpu\" tensor", dir);
-  torch::Tensor rng = rng_file->tensor("cpu").clone();
-  auto generator = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  generator.set_state(rng);
+  // A GPU's state is restored when the checkpoint has one for it; a run moved between the
+  // CPU and a GPU keeps the generators it finds (the same data order and losses, other
+  // dropout masks).
+  for (auto& [name, generator] : random_generators()) {
+    if (!rng_file->find(name)) continue;
+    const torch::Tensor rng = rng_file->tensor(name).clone();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(rng);
+  }
   return state;
 }
 

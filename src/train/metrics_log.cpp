@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <sstream>
 
+#ifdef ZILI_HAS_CUDA_KERNELS
+#include "kernels/cuda_info.h"
+#endif
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -39,6 +42,17 @@ void MetricsLog::write(const nlohmann::json& record) {
   const std::string line = record.dump() + "\n";
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
     fail("{}: cannot write: {}", path_, std::strerror(errno));
+}
+
+void add_peak_memory(nlohmann::json& record, torch::Device device) {
+  record["peak_rss_mib"] = peak_rss_mib();
+#ifdef ZILI_HAS_CUDA_KERNELS
+  if (device.is_cuda())
+    record["peak_gpu_mib"] =
+        static_cast<double>(kernels::cuda_peak_allocated_bytes(device.index())) / (1 << 20);
+#else
+  (void)device;
+#endif
 }
 
 double peak_rss_mib() {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
 namespace zili::train {
 
@@ -28,5 +29,10 @@ class MetricsLog {
 
 // Peak resident memory of this process so far, in MiB (getrusage).
 double peak_rss_mib();
+
+// Adds "peak_rss_mib", and on a GPU "peak_gpu_mib": the most tensor memory PyTorch's
+// allocator held on that device so far (what nvidia-smi shows is more: the allocator's cache
+// and the CUDA context).
+void add_peak_memory(nlohmann::json& record, torch::Device device);
 
 }  // namespace zili::train

@@ -71,7 +71,8 @@ void load_adamw_state(AdamW& optimizer, const std::string& path) {
         fail("{}: {}{} is {} {}, the parameter is {} {}: a checkpoint of another run", path, prefix,
              name, c10::toString(t.scalar_type()), io::shape_text(t.sizes().vec()),
              c10::toString(params[i].scalar_type()), io::shape_text(params[i].sizes().vec()));
-      return t.clone();  // own the memory: the file is unmapped after this
+      // A copy on the parameter's device: the file is unmapped after this.
+      return t.to(params[i].device(), /*non_blocking=*/false, /*copy=*/true);
     };
     auto state = std::make_unique<AdamWParamState>();
     state->exp_avg(moment("exp_avg"));

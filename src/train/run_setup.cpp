@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "lora/lora_model.h"
+#include "model/device.h"
+#include "model/fused.h"
 #include "model/load.h"
 #include "train/grad_checkpoint.h"
 #include "train/optimizer_state.h"
@@ -63,6 +65,8 @@ RunInputs check_run_inputs(const TrainOptions& o, const std::string& chat_templa
   RunInputs in{model::load_config(o.model_dir), data::Tokenizer::load_dir(o.model_dir), {}, {}, {}};
   in.chat_template = resolve_chat_template(chat_template_flag, o.model_dir);
   if (!o.dtype.empty()) in.storage = model::parse_dtype_name(o.dtype, "--dtype");
+  in.device = model::resolve_device(o.device);
+  model::set_fused_kernels_enabled(!o.no_fused);
   if (!o.full)
     in.lora_config = lora::adapter_config_from_flags(
         in.config, o.lora_r, o.lora_alpha, o.lora_dropout, o.rslora, o.lora_targets, o.model_dir);
@@ -107,8 +111,13 @@ Policy load_policy(const TrainOptions& o, const RunInputs& in,
   Policy policy;
   model::LoadOptions load;
   load.dtype = o.full ? std::optional<c10::ScalarType>(torch::kFloat32) : in.storage;
+  load.device = in.device;
   const std::string weights_from = o.full && resume_from ? *resume_from : o.model_dir;
   policy.model = model::load_model(weights_from, in.config, load);
+  policy.model->model->compute_dtype =
+      model::compute_dtype_for(in.device, load.dtype.value_or(in.config.dtype));
+  spdlog::info("device: {}; computing in {}", model::describe_device(in.device),
+               c10::toString(policy.model->model->compute_dtype));
   const std::string adapter_from = resume_from ? *resume_from : init_adapter;
   policy.trainable = o.full ? Trainable::full(*policy.model)
                             : Trainable::lora(*policy.model, in.lora_config, o.seed, adapter_from);

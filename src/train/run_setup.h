@@ -46,6 +46,7 @@ struct RunInputs {
   ChatTemplateChoice chat_template;
   std::optional<c10::ScalarType> storage;  // --dtype, else the checkpoint's
   io::AdapterConfig lora_config;           // unused with --full
+  torch::Device device = torch::kCPU;      // --device, resolved
 };
 RunInputs check_run_inputs(const TrainOptions& o, const std::string& chat_template_flag);
 

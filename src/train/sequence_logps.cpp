@@ -48,7 +48,8 @@ SequenceLogps sequence_logps(model::LlamaForCausalLMImpl& model, const data::Bat
   {
     torch::NoGradGuard no_grad;
     // mean_v (h W^T)_v = h . mean_v W_v: [N, C] x [C] -> [N]
-    const torch::Tensor mean_row = weight.to(token_logps.scalar_type()).mean(0);
+    // (no fp32 copy of the whole [V, C] weight: the mean accumulates in the output dtype)
+    const torch::Tensor mean_row = weight.mean(0, /*keepdim=*/false, token_logps.scalar_type());
     const torch::Tensor logit_means =
         selected.detach().to(token_logps.scalar_type()).matmul(mean_row);
     out.logit_sums = torch::zeros({R}, token_logps.options()).index_add(0, rows, logit_means);

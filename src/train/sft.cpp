@@ -233,7 +233,7 @@ void run_sft(const SftOptions& options) {
     if (state.step % o.log_every == 0 || state.step == total_steps) {
       const double epoch = static_cast<double>(state.epoch) +
                            static_cast<double>(state.next_batch) / static_cast<double>(plan.size());
-      metrics.write({{"step", state.step},
+      nlohmann::json record = {{"step", state.step},
                      {"epoch", epoch},
                      {"loss", state.window_sums["loss"] / static_cast<double>(state.window_steps)},
                      {"lr", lr},
@@ -241,8 +241,9 @@ void run_sft(const SftOptions& options) {
                      {"tokens_per_second", report.tokens_per_second},
                      {"padding_fraction", static_cast<double>(window_padded - window_real) /
                                               std::max<int64_t>(1, window_padded)},
-                     {"elapsed_seconds", state.elapsed_seconds},
-                     {"peak_rss_mib", peak_rss_mib()}});
+                     {"elapsed_seconds", state.elapsed_seconds}};
+      add_peak_memory(record, in.device);
+      metrics.write(record);
       state.window_sums.clear();
       state.window_steps = window_real = window_padded = 0;
       window_start = Clock::now();

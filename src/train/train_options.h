@@ -54,6 +54,8 @@ struct TrainOptions {
   int64_t keep_last = 3;
   bool skip_nonfinite = false;
   int threads = 1;
+  std::string device = "auto";  // model::resolve_device: auto, cpu, cuda, cuda:N
+  bool no_fused = false;        // the plain-libtorch references on the GPU too
 
   std::string config_toml;  // every resolved setting, written to RUN/config.toml
 };

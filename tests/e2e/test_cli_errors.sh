@@ -45,6 +45,9 @@ expect_error "eval: line not JSON" "notjson.jsonl:2: not valid JSON" "$ZILI" eva
 printf '{"prompt": "x"}\n' >nokey.jsonl
 expect_error "eval: prompt without completion" 'nokey.jsonl:1: missing key "completion"' "$ZILI" eval --model good --data nokey.jsonl
 expect_error "eval: missing data file" "missing.jsonl" "$ZILI" eval --model good --data missing.jsonl
+expect_error "eval: unknown device" "--device gpu0: expected auto, cpu, cuda or cuda:N" \
+  "$ZILI" eval --model good --data texts.jsonl --device gpu0
+expect_error "generate: no GPU" "--device cuda: " "$ZILI" generate --model good --prompt hi --device cuda
 expect_error "eval: out into a missing folder" "nowhere/records.jsonl" \
   "$ZILI" eval --model good --data texts.jsonl --out nowhere/records.jsonl
 

@@ -173,6 +173,13 @@ expect_error "r = 0" "--lora-r must be at least 1" "$ZILI" sft --model base --da
   --out bad --lora-r 0
 expect_error "unknown template" '"chatxml"' "$ZILI" sft --model base --data train.jsonl \
   --out bad --chat-template chatxml
+expect_error "unknown device" "--device tpu: expected auto, cpu, cuda or cuda:N" \
+  "$ZILI" sft --model base --data train.jsonl --out bad --device tpu
+# build/zili is the CPU build; a CUDA build on a machine without a GPU says so too.
+expect_error "a GPU where there is none" "use --device cpu" \
+  "$ZILI" sft --model base --data train.jsonl --out bad --device cuda:1
+[ -e bad ] && failed "a refused device left a run folder" || pass "no run folder for a refused device"
+run_ok "resume on another device" "$ZILI" sft --resume run1 --device cpu --no-fused
 expect_error "unknown target" '"c_attn"' "$ZILI" sft --model base --data train.jsonl --out bad \
   --lora-targets q_proj,c_attn
 printf 'lr = 1e-3\nlearning-rate = 2\n' >typo.toml

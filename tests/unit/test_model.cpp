@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "model/config.h"
+#include "model/device.h"
 #include "model/llama.h"
 #include "model/load.h"
 #include "model/presets.h"
@@ -274,4 +275,33 @@ TEST_CASE("loading reports missing, unexpected and misshapen tensors") {
 TEST_CASE("base weights never require grad") {
   auto model = random_model(tiny_config(), 2);
   for (const auto& p : model->parameters()) REQUIRE_FALSE(p.requires_grad());
+}
+
+TEST_CASE("the device flag: parsed, checked against the machine, and the compute dtype it implies",
+          "[model][device]") {
+  using Catch::Contains;
+  CHECK(resolve_device("cpu") == torch::Device(torch::kCPU));
+  const bool gpu = torch::cuda::is_available();
+  CHECK(resolve_device("auto") ==
+        (gpu ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU)));
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda:-1", "CPU", "cuda0", ""}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(resolve_device(bad), Contains("expected auto, cpu, cuda or cuda:N"));
+  }
+  if (!gpu) {
+    CHECK_THROWS_WITH(resolve_device("cuda"),
+                      Contains("--device cuda: ") && Contains("use --device cpu"));
+    CHECK_THROWS_WITH(resolve_device("cuda:0", "--ref-device"), Contains("--ref-device cuda:0"));
+  } else {
+    CHECK_THROWS_WITH(resolve_device("cuda:99"), Contains("choose one of them"));
+  }
+  CHECK(describe_device(torch::kCPU) == "cpu");
+
+  const torch::Device cpu(torch::kCPU), cuda(torch::kCUDA, 0);
+  CHECK(compute_dtype_for(cpu, torch::kBFloat16) == torch::kFloat32);
+  CHECK(compute_dtype_for(cpu, torch::kFloat16) == torch::kFloat32);
+  CHECK(compute_dtype_for(cpu, torch::kFloat64) == torch::kFloat64);
+  CHECK(compute_dtype_for(cuda, torch::kBFloat16) == torch::kBFloat16);
+  CHECK(compute_dtype_for(cuda, torch::kFloat16) == torch::kFloat16);
+  CHECK(compute_dtype_for(cuda, torch::kFloat32) == torch::kFloat32);
 }
