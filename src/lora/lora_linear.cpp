@@ -3,6 +3,7 @@
 // tested against, and the adapter that plugs it into a model Linear.
 #include "lora/lora_linear.h"
 
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -34,6 +35,13 @@ void check_shapes(const torch::Tensor& x, const torch::Tensor& weight, const tor
               dropout_mask.sizes());
 }
 
+// The dropout mask [..., in] like x: 0 with probability p, else 1/(1-p), drawn from
+// `generator` (bernoulli_ keeps no state of its own: the same generator state and shape give
+// the same mask).
+torch::Tensor draw_dropout_mask(const torch::Tensor& x, double p, const at::Generator& generator) {
+  return torch::empty_like(x).bernoulli_(1 - p, generator).div_(1 - p);
+}
+
 // Forward, with N = number of tokens (all leading dims of x flattened):
 //   base [N, out] = x W^T + b                  (the same linear call as LinearImpl::base_forward)
 //   xa   [N, r]   = x_drop A^T,  x_drop = x ⊙ mask (or x)
@@ -50,11 +58,12 @@ void check_shapes(const torch::Tensor& x, const torch::Tensor& weight, const tor
 //
 // Saved for backward: x (autograd keeps the input of the base product's sibling paths
 // alive for q/k/v and gate/up anyway, and x_drop would be a new [N, in] tensor; backward
-// recomputes x_drop = x ⊙ mask, one elementwise product), the mask (only with dropout: then
-// it is an extra [N, in] tensor in the compute dtype per wrapped layer, a cost the training
-// issue may cut by storing it as bytes or regenerating it from a seed), W, A and B (references to
-// existing tensors, no copies), and xa [N, r]: r/in of x's size (0.4% for r=16, in=4096), which
-// spares backward the 2·N·in·r FLOPs of recomputing x_drop A^T. Only saved when B requires grad.
+// recomputes x_drop = x ⊙ mask, one elementwise product), W, A and B (references to existing
+// tensors, no copies), and xa [N, r]: r/in of x's size (0.4% for r=16, in=4096), which spares
+// backward the 2·N·in·r FLOPs of recomputing x_drop A^T; only saved when B requires grad.
+// A mask given by the caller is saved too (an [N, in] tensor); one drawn inside
+// (dropout_p > 0) is not: only the generator state before its draw is kept (5056 bytes on the
+// CPU, 16 on a GPU), and backward draws the same mask again.
 //
 // Dtypes: the math runs in x's dtype (W, b, A, B cast to it); dA and dB are returned in
 // the dtype of A and B (fp32 master copies).
@@ -68,9 +77,19 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
                                const torch::Tensor& weight, const torch::Tensor& lora_a,
                                const torch::Tensor& lora_b, double scale,
                                const std::optional<torch::Tensor>& bias_opt,
-                               const std::optional<torch::Tensor>& mask_opt) {
+                               const std::optional<torch::Tensor>& mask_opt, double dropout_p) {
     const torch::Tensor bias = bias_opt.value_or(torch::Tensor());
-    const torch::Tensor dropout_mask = mask_opt.value_or(torch::Tensor());
+    torch::Tensor dropout_mask = mask_opt.value_or(torch::Tensor());
+    torch::Tensor generator_state;  // [bytes] uint8, with dropout_p > 0
+    if (dropout_p > 0) {
+      TORCH_CHECK(!dropout_mask.defined(), "lora_linear: a mask and dropout_p both given");
+      at::Generator generator = at::globalContext().defaultGenerator(x.device());
+      {
+        std::lock_guard<std::mutex> lock(generator.mutex());
+        generator_state = generator.get_state();
+      }
+      dropout_mask = draw_dropout_mask(x, dropout_p, generator);
+    }
     check_shapes(x, weight, bias, lora_a, lora_b, dropout_mask);
     const auto dtype = x.scalar_type();
     const int64_t in = weight.size(1), out = weight.size(0);
@@ -87,19 +106,38 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
 
     // needs_input_grad is not usable here (no edges exist when nothing requires grad).
     const bool keep_xa = lora_b.requires_grad();
-    ctx->save_for_backward({x, mask, weight, lora_a, lora_b, keep_xa ? xa : torch::Tensor()});
+    const bool keep_mask = mask.defined() && dropout_p == 0;  // a drawn mask is drawn again
+    ctx->save_for_backward({x, keep_mask ? mask : torch::Tensor(), weight, lora_a, lora_b,
+                            keep_xa ? xa : torch::Tensor()});
     ctx->saved_data["scale"] = scale;
+    ctx->saved_data["dropout_p"] = dropout_p;
+    if (generator_state.defined()) ctx->saved_data["generator_state"] = generator_state;
     return base;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
-    const torch::Tensor &x = saved[0], &mask = saved[1], &weight = saved[2];
+    const torch::Tensor &x = saved[0], &weight = saved[2];
     const torch::Tensor &lora_a = saved[3], &lora_b = saved[4], &xa = saved[5];
     const double scale = ctx->saved_data["scale"].toDouble();
+    const double dropout_p = ctx->saved_data["dropout_p"].toDouble();
     const bool need_x = ctx->needs_input_grad(kX);
     const bool need_a = ctx->needs_input_grad(kA);
     const bool need_b = ctx->needs_input_grad(kB);
+
+    // The mask: saved, or drawn again from a generator of the same kind, set to the state the
+    // forward's draw started from (the device's own generator is not touched).
+    torch::Tensor mask = saved[1];
+    if (dropout_p > 0 && (need_x || need_a)) {
+      at::Generator device_generator = at::globalContext().defaultGenerator(x.device());
+      at::Generator replay;
+      {
+        std::lock_guard<std::mutex> lock(device_generator.mutex());
+        replay = device_generator.clone();
+      }
+      replay.set_state(ctx->saved_data["generator_state"].toTensor());
+      mask = draw_dropout_mask(x, dropout_p, replay).to(x.scalar_type());
+    }
 
     const auto dtype = x.scalar_type();
     const int64_t in = weight.size(1), out = weight.size(0);
@@ -130,8 +168,15 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
       TORCH_CHECK(xa.defined(), "lora_linear backward: B needs its gradient but xa was not saved");
       db = torch::mm(g.t(), xa).mul_(scale).to(lora_b.scalar_type());  // s g^T xa [out, r]
     }
-    // One entry per forward argument: x, W, A, B, scale, bias, mask.
-    return {dx, torch::Tensor(), da, db, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    // One entry per forward argument: x, W, A, B, scale, bias, mask, dropout_p.
+    return {dx,
+            torch::Tensor(),
+            da,
+            db,
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -145,7 +190,16 @@ torch::Tensor lora_linear(const torch::Tensor& x, const torch::Tensor& weight,
     return t.defined() ? std::optional<torch::Tensor>(t) : std::nullopt;
   };
   return LoraLinearFunction::apply(x, weight, lora_a, lora_b, scale, optional(bias),
-                                   optional(dropout_mask));
+                                   optional(dropout_mask), 0.0);
+}
+
+torch::Tensor lora_linear_with_dropout(const torch::Tensor& x, const torch::Tensor& weight,
+                                       const torch::Tensor& bias, const torch::Tensor& lora_a,
+                                       const torch::Tensor& lora_b, double scale, double p) {
+  TORCH_CHECK(p >= 0 && p < 1, "lora_linear_with_dropout: p expected in [0, 1), got ", p);
+  const std::optional<torch::Tensor> bias_opt =
+      bias.defined() ? std::optional<torch::Tensor>(bias) : std::nullopt;
+  return LoraLinearFunction::apply(x, weight, lora_a, lora_b, scale, bias_opt, std::nullopt, p);
 }
 
 torch::Tensor lora_linear_reference(const torch::Tensor& x, const torch::Tensor& weight,
@@ -173,11 +227,9 @@ LoraAdapter::LoraAdapter(torch::Tensor lora_a_, torch::Tensor lora_b_, double sc
 
 torch::Tensor LoraAdapter::forward(const model::LinearImpl& base, const torch::Tensor& x) {
   if (!enabled) return base.base_forward(x);
-  torch::Tensor mask;  // [..., in] like x: 0 or 1/(1-p)
-  if (training && dropout > 0) {
-    mask = torch::empty_like(x).bernoulli_(1 - dropout).div_(1 - dropout);
-  }
-  return lora_linear(x, base.weight, base.bias, lora_a, lora_b, scale, mask);
+  // Dropout only while training; its mask is drawn inside and drawn again in the backward.
+  return lora_linear_with_dropout(x, base.weight, base.bias, lora_a, lora_b, scale,
+                                  training ? dropout : 0.0);
 }
 
 }  // namespace zili::lora

@@ -22,6 +22,16 @@ torch::Tensor lora_linear(const torch::Tensor& x, const torch::Tensor& weight,
                           const torch::Tensor& lora_b, double scale,
                           const torch::Tensor& dropout_mask = {});
 
+// lora_linear with LoRA dropout drawn inside: mask entries 0 (probability p) or 1/(1-p), shape
+// of x, by bernoulli_ from the default generator of x's device (the same draw as
+// empty_like(x).bernoulli_(1 - p).div_(1 - p) before the call). The backward draws the same
+// mask again from the generator state taken before the forward's draw, so no mask tensor
+// lives from the forward to the backward: [..., in] per wrapped layer saved, at the price of
+// one more draw. 0 <= p < 1; p = 0 is lora_linear without a mask.
+torch::Tensor lora_linear_with_dropout(const torch::Tensor& x, const torch::Tensor& weight,
+                                       const torch::Tensor& bias, const torch::Tensor& lora_a,
+                                       const torch::Tensor& lora_b, double scale, double p);
+
 // The same in plain libtorch ops under autograd: the reference the custom backward is
 // checked against.
 torch::Tensor lora_linear_reference(const torch::Tensor& x, const torch::Tensor& weight,

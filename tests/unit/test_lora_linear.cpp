@@ -5,12 +5,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <vector>
 
 #include "lora/lora_linear.h"
 #include "model/llama.h"
 
 using zili::lora::lora_linear;
 using zili::lora::lora_linear_reference;
+using zili::lora::lora_linear_with_dropout;
 using zili::lora::LoraAdapter;
 
 namespace {
@@ -211,6 +214,39 @@ TEST_CASE("LoraAdapter: disabled or B = 0 gives exactly the base output", "[lora
       std::make_shared<LoraAdapter>(torch::randn({kRank, kIn}).requires_grad_(true),
                                     torch::zeros({kOut, kRank}).requires_grad_(true), kScale, 0.0);
   CHECK(torch::equal(lin->forward(x), base));
+}
+
+TEST_CASE("lora_linear_with_dropout: the backward draws the forward's mask again", "[lora]") {
+  const Inputs in(31);
+  const torch::Tensor upstream = torch::randn({2, 5, kOut}, torch::kFloat64);
+  const auto run = [&](const std::function<torch::Tensor()>& forward) {
+    const torch::Tensor y = forward();
+    torch::rand({1000});  // the generator moves on between forward and backward
+    const auto g = torch::autograd::grad({(y * upstream).sum()}, {in.x, in.a, in.b});
+    return std::vector<torch::Tensor>{y.detach(), g[0], g[1], g[2]};
+  };
+  // The same seed: the mask drawn inside, and the same mask drawn outside and passed in.
+  torch::manual_seed(77);
+  const auto inside = run(
+      [&] { return lora_linear_with_dropout(in.x, in.weight, in.bias, in.a, in.b, kScale, 0.4); });
+  torch::manual_seed(77);
+  const torch::Tensor mask = torch::empty_like(in.x).bernoulli_(0.6).div_(0.6);
+  const auto outside =
+      run([&] { return lora_linear(in.x, in.weight, in.bias, in.a, in.b, kScale, mask); });
+  REQUIRE(mask.eq(0).any().item<bool>());  // some entries dropped, some kept
+  REQUIRE(mask.ne(0).any().item<bool>());
+  for (size_t i = 0; i < inside.size(); ++i) {
+    INFO("output " << i << " (y, dx, dA, dB)");
+    CHECK(torch::equal(inside[i], outside[i]));
+  }
+  // And a mask that differs changes the gradients, so the comparison above can fail.
+  torch::manual_seed(78);
+  const auto other = run(
+      [&] { return lora_linear_with_dropout(in.x, in.weight, in.bias, in.a, in.b, kScale, 0.4); });
+  CHECK_FALSE(torch::equal(other[1], outside[1]));
+  // p = 0: no mask at all.
+  CHECK(torch::equal(lora_linear_with_dropout(in.x, in.weight, in.bias, in.a, in.b, kScale, 0.0),
+                     lora_linear(in.x, in.weight, in.bias, in.a, in.b, kScale)));
 }
 
 TEST_CASE("LoraAdapter dropout: random while training, deterministic in eval", "[lora]") {
