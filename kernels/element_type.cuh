@@ -1,6 +1,6 @@
 // The element types the fused elementwise kernels take for their inputs and outputs (float32,
 // bfloat16, float16; the math inside is float32), and the call that picks the one of a tensor.
-// Host code, shared by kernels/rope.cu and kernels/swiglu.cu.
+// Host code, shared by the kernels/*.cu of ops with bf16/fp16/fp32 I/O.
 #pragma once
 
 #include <c10/core/ScalarType.h>

@@ -14,6 +14,7 @@
 #include <climits>
 
 #include "kernels/block_reduce.cuh"
+#include "kernels/element_type.cuh"
 
 namespace zili::kernels {
 namespace {
@@ -178,21 +179,6 @@ void check_like(const char* op, const char* name, const at::Tensor& t, at::IntAr
   TORCH_CHECK(t.is_contiguous(), op, ": ", name, " expected contiguous, got strides ", t.strides());
 }
 
-// Calls f(T{}) with T the element type of a kernel dtype (checked by check_x).
-template <typename F>
-void with_element_type(at::ScalarType dtype, F&& f) {
-  switch (dtype) {
-    case at::kFloat:
-      return f(float{});
-    case at::kBFloat16:
-      return f(c10::BFloat16{});
-    case at::kHalf:
-      return f(c10::Half{});
-    default:
-      TORCH_CHECK(false, "rms_norm: no kernel for ", dtype);
-  }
-}
-
 }  // namespace
 
 void rms_norm_forward_out(at::Tensor& y, at::Tensor& rstd, const at::Tensor& x,
@@ -206,7 +192,7 @@ void rms_norm_forward_out(at::Tensor& y, at::Tensor& rstd, const at::Tensor& x,
 
   const c10::cuda::CUDAGuard device_guard(x.device());
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-  with_element_type(x.scalar_type(), [&](auto tag) {
+  with_element_type("rms_norm", x.scalar_type(), [&](auto tag) {
     using T = decltype(tag);
     launch_rms_norm_forward<T>(x.data_ptr<T>(), weight.data_ptr<T>(), y.data_ptr<T>(),
                                rstd.data_ptr<float>(), rows, cols, static_cast<float>(eps), stream);
@@ -249,7 +235,7 @@ void rms_norm_backward_out(at::Tensor& dx, at::Tensor& dweight, const at::Tensor
                 props->sharedMemPerBlockOptin, " on this GPU, got C = ", cols);
     partial = at::empty({parts, cols}, x.options().dtype(at::kFloat));
   }
-  with_element_type(x.scalar_type(), [&](auto tag) {
+  with_element_type("rms_norm", x.scalar_type(), [&](auto tag) {
     using T = decltype(tag);
     launch_rms_norm_backward<T>(
         dy.data_ptr<T>(), x.data_ptr<T>(), weight.data_ptr<T>(), rstd.data_ptr<float>(),

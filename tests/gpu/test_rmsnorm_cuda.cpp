@@ -17,12 +17,16 @@
 
 #include <torch/torch.h>
 
+#include "gpu_parity.h"
+
 #include "kernels/rmsnorm.h"
 #include "model/fused.h"
 #include "model/rms_norm.h"
 
 namespace kernels = zili::kernels;
 using zili::model::rms_norm_reference;
+
+using namespace zili::gpu_tests;
 
 namespace {
 
@@ -41,27 +45,6 @@ std::vector<Shape> shapes() {
   return out;
 }
 
-struct Tolerance {
-  torch::Dtype dtype;
-  double rel;       // against the float32 reference
-  double rel_same;  // against the reference in `dtype`
-};
-const Tolerance kTolerances[] = {
-    {torch::kFloat32, 1e-5, 1e-5}, {torch::kBFloat16, 1e-2, 2e-2}, {torch::kFloat16, 1e-2, 2e-2}};
-
-// max |a - b| / max |b|, in float64; infinite when a holds a NaN or inf (an unwritten element).
-double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
-  REQUIRE(a.defined());
-  REQUIRE(b.defined());
-  REQUIRE(a.sizes() == b.sizes());
-  const torch::Tensor a64 = a.to(torch::kCPU, torch::kFloat64);
-  const torch::Tensor b64 = b.to(torch::kCPU, torch::kFloat64);
-  if (!torch::isfinite(a64).all().item<bool>()) return std::numeric_limits<double>::infinity();
-  const double denom = b64.abs().max().item<double>();
-  REQUIRE(denom > 0);
-  return (a64 - b64).abs().max().item<double>() / denom;
-}
-
 // Fresh random inputs on the GPU: x [rows, C] off-centre (so mean(x^2) is not the variance),
 // weight [C] around 1, dy [rows, C].
 struct Inputs {
@@ -74,10 +57,6 @@ struct Inputs {
     dy = torch::randn({s.rows, s.cols}, opt).to(dtype);
   }
 };
-
-torch::Tensor poisoned_like(const torch::Tensor& t) {
-  return torch::full_like(t, std::numeric_limits<double>::quiet_NaN());
-}
 
 double eps_for(const Shape& s) {
   return s.rows % 2 == 0 ? 1e-6 : 1e-5;

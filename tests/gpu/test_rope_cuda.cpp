@@ -21,6 +21,8 @@
 
 #include <torch/torch.h>
 
+#include "gpu_parity.h"
+
 #include "kernels/rope.h"
 #include "model/config.h"
 #include "model/fused.h"
@@ -28,6 +30,8 @@
 
 namespace kernels = zili::kernels;
 using zili::model::apply_rope;
+
+using namespace zili::gpu_tests;
 
 namespace {
 
@@ -45,32 +49,6 @@ std::vector<Shape> shapes() {
       {2, 1, 32, 128},  // one token (decoding), many heads: the block loops over them
       {4, 300, 8, 96},  // 48 pairs (two warps, one partial), 1200 blocks
   };
-}
-
-struct Tolerance {
-  torch::Dtype dtype;
-  double rel;       // against the float32 reference
-  double rel_same;  // against the reference in `dtype`
-};
-const Tolerance kTolerances[] = {
-    {torch::kFloat32, 1e-5, 1e-5}, {torch::kBFloat16, 1e-2, 2e-2}, {torch::kFloat16, 1e-2, 2e-2}};
-
-// max |a - b| / max |b|, in float64; infinite when a holds a NaN or inf (an unwritten element).
-double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
-  REQUIRE(a.defined());
-  REQUIRE(b.defined());
-  REQUIRE(a.sizes() == b.sizes());
-  const torch::Tensor a64 = a.detach().to(torch::kCPU, torch::kFloat64);
-  const torch::Tensor b64 = b.detach().to(torch::kCPU, torch::kFloat64);
-  if (!torch::isfinite(a64).all().item<bool>()) return std::numeric_limits<double>::infinity();
-  const double denom = b64.abs().max().item<double>();
-  REQUIRE(denom > 0);
-  return (a64 - b64).abs().max().item<double>() / denom;
-}
-
-// NaN everywhere, laid out like t (full_like keeps a dense tensor's strides).
-torch::Tensor poisoned_like(const torch::Tensor& t) {
-  return torch::full_like(t, std::numeric_limits<double>::quiet_NaN());
 }
 
 // cos, sin [B, T, D] float32 on the GPU: the model's (model::Rope with llama3-scaled

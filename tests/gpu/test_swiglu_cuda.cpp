@@ -16,12 +16,16 @@
 
 #include <torch/torch.h>
 
+#include "gpu_parity.h"
+
 #include "kernels/swiglu.h"
 #include "model/fused.h"
 #include "model/swiglu.h"
 
 namespace kernels = zili::kernels;
 using zili::model::swiglu_reference;
+
+using namespace zili::gpu_tests;
 
 namespace {
 
@@ -32,31 +36,6 @@ std::vector<std::vector<int64_t>> shapes() {
       {2, 9, 1376},    // [B, T, F]
       {3, 1000, 1001}  // 3M elements: more than 32 blocks per SM of 256 threads, so they loop
   };
-}
-
-struct Tolerance {
-  torch::Dtype dtype;
-  double rel;       // against the float32 reference
-  double rel_same;  // against the reference in `dtype`
-};
-const Tolerance kTolerances[] = {
-    {torch::kFloat32, 1e-5, 1e-5}, {torch::kBFloat16, 1e-2, 2e-2}, {torch::kFloat16, 1e-2, 2e-2}};
-
-// max |a - b| / max |b|, in float64; infinite when a holds a NaN or inf (an unwritten element).
-double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
-  REQUIRE(a.defined());
-  REQUIRE(b.defined());
-  REQUIRE(a.sizes() == b.sizes());
-  const torch::Tensor a64 = a.detach().to(torch::kCPU, torch::kFloat64);
-  const torch::Tensor b64 = b.detach().to(torch::kCPU, torch::kFloat64);
-  if (!torch::isfinite(a64).all().item<bool>()) return std::numeric_limits<double>::infinity();
-  const double denom = b64.abs().max().item<double>();
-  REQUIRE(denom > 0);
-  return (a64 - b64).abs().max().item<double>() / denom;
-}
-
-torch::Tensor poisoned_like(const torch::Tensor& t) {
-  return torch::full_like(t, std::numeric_limits<double>::quiet_NaN());
 }
 
 // Fresh random inputs on the GPU: gate with deviation 4 (sigmoid from ~0 to ~1), up, dh.
