@@ -95,8 +95,7 @@ TrainerState load_checkpoint(const std::string& dir, torch::optim::AdamW& optimi
   auto rng_file = io::SafetensorsFile::open(dir + "/rng_state.safetensors");
   if (!rng_file->find("cpu")) fail("{}/rng_state.safetensors: no \"cpu\" tensor", dir);
   // A GPU's state is restored when the checkpoint has one for it; a run moved between the
-  // CPU and a GPU keeps the generators it finds (the same data order and losses, other
-  // dropout masks).
+  // CPU and a GPU keeps the generators it finds (the same data order, other dropout masks).
   for (auto& [name, generator] : random_generators()) {
     if (!rng_file->find(name)) continue;
     const torch::Tensor rng = rng_file->tensor(name).clone();
