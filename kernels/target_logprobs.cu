@@ -38,29 +38,6 @@ __device__ __forceinline__ int64_t head_elements(const float* row, int64_t cols)
   return head < cols ? head : cols;
 }
 
-// The maximum of v over the 32 lanes of a warp, returned to every lane.
-__device__ __forceinline__ float warp_max(float v) {
-  for (int offset = 16; offset > 0; offset /= 2) {
-    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
-  }
-  return v;
-}
-
-// The maximum of v over the block, returned to every thread; as block_sum
-// (kernels/block_reduce.cuh): blockDim.x a multiple of 32, called by every thread. fmaxf
-// drops a NaN operand; the forward never passes one (see online_add).
-__device__ __forceinline__ float block_max(float v) {
-  __shared__ float warp_maxes[32];
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  v = warp_max(v);
-  if (lane == 0) warp_maxes[warp] = v;
-  __syncthreads();
-  float out = -CUDART_INF_F;
-  for (int i = 0; i < static_cast<int>(blockDim.x / 32); ++i) out = fmaxf(out, warp_maxes[i]);
-  __syncthreads();  // warp_maxes is free again
-  return out;
-}
-
 // --- forward ------------------------------------------------------------------------------
 // Online logsumexp (Milakov and Gimelshein, 2018, "Online normalizer calculation for
 // softmax"): a thread keeps (m, s) with Σ_seen exp x = s exp(m), m the largest x seen. Adding x:
