@@ -39,8 +39,8 @@ void add_dpo_command(CLI::App& root) {
           "ORPOConfig.beta)");
     set_threads(options->train.threads);
     if (!options->train.model_dir.empty())
-      open_checkpoint(
-          ModelFlags{options->train.model_dir, options->init_adapter, options->train.dtype});
+      open_checkpoint(ModelFlags{options->train.model_dir, options->init_adapter,
+                                 options->train.dtype, options->train.device});
     dpo::run_dpo(*options);
   });
 }

@@ -25,7 +25,6 @@ void add_model_flags(CLI::App& command, ModelFlags& flags) {
 Checkpoint open_checkpoint(const ModelFlags& flags) {
   if (!flags.dtype.empty()) model::parse_dtype_name(flags.dtype, "--dtype");
   model::resolve_device(flags.device);
-  apply_no_fused(flags.no_fused);
   Checkpoint checkpoint{model::load_config(flags.model_dir),
                         data::Tokenizer::load_dir(flags.model_dir)};
   // A vocabulary padded beyond the tokenizer (common, for GEMM-friendly sizes) is fine; a
@@ -43,6 +42,7 @@ model::LlamaForCausalLM load_weights(const ModelFlags& flags, const model::Model
   model::LoadOptions options;
   if (!flags.dtype.empty()) options.dtype = model::parse_dtype_name(flags.dtype, "--dtype");
   options.device = model::resolve_device(flags.device);
+  apply_no_fused(flags.no_fused);
   model::LlamaForCausalLM model = model::load_model(flags.model_dir, config, options);
   model->model->compute_dtype =
       model::compute_dtype_for(options.device, options.dtype.value_or(config.dtype));

@@ -29,10 +29,10 @@ struct Checkpoint {
 };
 
 // config.json and the tokenizer files, checked against each other (--dtype, --device and the
-// adapter's config too); --no-fused applied.
+// adapter's config too). Checks only: nothing is loaded or switched.
 Checkpoint open_checkpoint(const ModelFlags& flags);
-// The weights on --device, in eval mode, with the --adapter applied when given. On a GPU,
-// bf16/f16 weights compute in their dtype (model::compute_dtype_for).
+// The weights on --device, in eval mode, with the --adapter applied when given; --no-fused
+// applied. On a GPU, bf16/f16 weights compute in their dtype (model::compute_dtype_for).
 model::LlamaForCausalLM load_weights(const ModelFlags& flags, const model::ModelConfig& config);
 
 }  // namespace zili::cli

@@ -26,7 +26,8 @@ void add_sft_command(CLI::App& root) {
     set_threads(options->train.threads);
     // config.json, the tokenizer and --dtype checked together before anything else.
     if (!options->train.model_dir.empty())
-      open_checkpoint(ModelFlags{options->train.model_dir, "", options->train.dtype});
+      open_checkpoint(
+          ModelFlags{options->train.model_dir, "", options->train.dtype, options->train.device});
     train::run_sft(*options);
   });
 }
