@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Setup, build, then run every CPU test through ctest in build/ (tiers: unit, e2e, peer), and
-# the CUDA build (scripts/build.sh --cuda): the kernels compiled with nvcc, zili and the GPU
-# tests linked, then ctest -L gpu in build-cuda/, whose tests skip with a message where no GPU
-# is present. Without nvcc the CUDA build is left out, with a message.
+# Setup and build (scripts/build.sh), then the CUDA build (scripts/build.sh --cuda: the kernels
+# compiled with nvcc, zili and the GPU tests linked) and its GPU tier, ctest -L gpu in
+# build-cuda/, whose tests skip with a message where no GPU is present; last, every CPU test
+# through ctest in build/ (tiers: unit, e2e, peer). Without nvcc the CUDA build is left out,
+# with a message.
 #   scripts/test.sh [ctest args...]     e.g. scripts/test.sh -L unit (args go to build/'s ctest)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,9 +16,11 @@ fi
 if [ "$cuda_build" = yes ]; then "$root/scripts/build.sh" --cuda; fi
 
 status=0
-(cd "$root/build" && ctest --output-on-failure -j "$(nproc)" "$@") || status=$?
 if [ "$cuda_build" = yes ]; then
-  # -V: a skipped test's reason (no GPU) and a passing one's summary are printed too.
+  # -V: a skipped test's reason (no GPU) and a passing one's summary are printed too. The GPU
+  # tier runs first so that the last summary printed is the CPU tiers' (on a machine without a
+  # GPU the GPU tier's says only "skipped").
   (cd "$root/build-cuda" && ctest -V -L gpu) || status=$?
 fi
+(cd "$root/build" && ctest --output-on-failure -j "$(nproc)" "$@") || status=$?
 exit "$status"
