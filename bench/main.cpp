@@ -3,6 +3,7 @@
 //   zili-bench gemm     [--device D] [--dtype T] [--n N]
 //   zili-bench dpo-step [--device D] [--shape S] [--seq T] [--pairs P] [--lora-r r] ...
 //   zili-bench ops      [--device D] [--dtype T]
+//   zili-bench flops    [--shape S] [--seq T] [--pairs P] [--lora-r r] [--precompute-ref]
 #include <cstdio>
 #include <thread>
 
@@ -72,6 +73,16 @@ int main(int argc, char** argv) {
   CLI::App* ops = app.add_subcommand("ops", "Each fused op against its reference, fwd + bwd");
   add_common(ops);
 
+  // The model FLOPs of a dpo-step without running it: bench/run.sh's MFU of `zili dpo` and TRL.
+  CLI::App* flops = app.add_subcommand("flops", "Model FLOPs of one DPO step (dpo-step's count)");
+  flops->add_option("--shape", step.shape, "tiny, mini, small, medium, 1b or 7b")
+      ->capture_default_str();
+  flops->add_option("--seq", step.seq, "Tokens per sequence (half prompt, half completion)")
+      ->capture_default_str();
+  flops->add_option("--pairs", step.pairs, "Preference pairs per step")->capture_default_str();
+  flops->add_option("--lora-r", step.lora_r, "LoRA rank")->capture_default_str();
+  flops->add_flag("--precompute-ref", step.precompute_ref, "No reference pass in the step");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -99,6 +110,17 @@ int main(int argc, char** argv) {
                       rate["flops_per_second"].get<double>();
       record["threads"] = threads;
       print(record);
+    } else if (flops->parsed()) {
+      if (step.seq < 4 || step.pairs < 1 || step.lora_r < 1)
+        zili::fail("flops: --seq >= 4, --pairs >= 1, --lora-r >= 1 expected");
+      print({{"bench", "flops"},
+             {"shape", step.shape},
+             {"seq", step.seq},
+             {"pairs", step.pairs},
+             {"lora_r", step.lora_r},
+             {"precompute_ref", step.precompute_ref},
+             {"model_flops",
+              zili::bench::dpo_step_flops(zili::bench::bench_shape(step.shape), step)}});
     } else if (ops->parsed()) {
       if (!device.is_cuda()) zili::fail("ops: the fused kernels run on a GPU; give --device cuda");
       for (const nlohmann::json& record : zili::bench::fused_ops_bench(device, dtype))

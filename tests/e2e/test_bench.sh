@@ -47,6 +47,18 @@ assert without["model_flops"] == policy, (without["model_flops"], policy)
 assert with_ref["model_flops"] == policy + lin + attn + head, (with_ref["model_flops"], policy)
 PY
 
+# `flops` prints the same count without running the step (bench/run.sh's MFU).
+run_ok "flops" "$BENCH" flops --shape tiny --seq 32 --pairs 2
+cp out.txt flops.json
+run_ok "flops, precomputed reference" "$BENCH" flops --shape tiny --seq 32 --pairs 2 --precompute-ref
+cp out.txt flops-noref.json
+python3 - step.json noref.json flops.json flops-noref.json <<'PY' && pass "flops: dpo-step's count" || failed "flops: $(cat flops.json flops-noref.json)"
+import json, sys
+with_ref, without, flops, flops_noref = (json.load(open(p)) for p in sys.argv[1:])
+assert flops["bench"] == "flops" and flops["precompute_ref"] is False and flops_noref["precompute_ref"] is True
+assert flops["model_flops"] == with_ref["model_flops"] and flops_noref["model_flops"] == without["model_flops"]
+PY
+
 expect_error "unknown shape" "--shape 13b: expected tiny, mini, small, medium, 1b or 7b" \
   "$BENCH" dpo-step --device cpu --shape 13b
 expect_error "ops need a GPU" "ops: the fused kernels run on a GPU" "$BENCH" ops --device cpu
