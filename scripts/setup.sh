@@ -9,7 +9,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/env.sh"
 
 debian_packages=(build-essential cmake ninja-build pkg-config python3-venv
-  libsentencepiece-dev sentencepiece libcli11-dev libspdlog-dev nlohmann-json3-dev catch2)
+  libsentencepiece-dev sentencepiece libcli11-dev libspdlog-dev nlohmann-json3-dev catch2
+  clang-14 libclang-rt-14-dev)
 
 missing=()
 for p in "${debian_packages[@]}"; do

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/eval_preferences.h"
 #include "cli/model_flags.h"
+#include "model/load.h"
 #include "data/jsonl.h"
 #include "data/sft_data.h"
 #include "model/config.h"
@@ -130,6 +131,8 @@ void run_eval(const EvalOptions& options) {
     }
     torch::Tensor logprobs =
         model::token_logprobs(net, ids, lengths).to(torch::kCPU, torch::kFloat64);
+    if (!torch::isfinite(logprobs).all().item<bool>())
+      model::check_frozen_weights_finite(net, options.model.model_dir);
     for (size_t i = 0; i < count; ++i) {
       const Example& example = examples[first + i];
       // The first token is not predicted; entry t of the row scores ids[t + 1].

@@ -1,5 +1,6 @@
 // zili: the command-line entry. Registers every subcommand, parses, and turns errors into
 // one line on stderr and a non-zero exit (1: the user's input, 2: an internal error).
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -31,6 +32,9 @@ std::string subcommand_of(const CLI::App& app) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write fails with EFBIG, which zili reports like a
+  // full disk, instead of the process being killed by SIGXFSZ mid-file.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"zili: LoRA fine-tuning, DPO alignment and merging of Llama-family models"};
   app.require_subcommand(1);
   app.set_version_flag("--version",

@@ -211,6 +211,7 @@ void run_dpo(const DpoOptions& options) {
   if (!o.eval_data.empty()) log_pairs(o.eval_data, eval_set.stats, o.max_length);
   if (o.eval_fraction > 0)
     spdlog::info("held out {} pairs of {} for evaluation", eval.size(), o.data);
+  const train::NewRunCleanup cleanup(resuming ? "" : o.out);
   const train::RunFolder run =
       resuming ? train::open_run_folder(o.resume) : train::create_run_folder(o.out, o.config_toml);
   const std::optional<std::string> resume_from =

@@ -203,7 +203,7 @@ bool needs_chosen_nll(PreferenceLoss loss, const PreferenceSettings& settings) {
 void check_preference_settings(PreferenceLoss loss, const PreferenceSettings& s) {
   const char* name = preference_loss_name(loss);
   if (loss != PreferenceLoss::orpo && !(s.beta > 0.0))
-    fail("beta must be > 0 for the {} loss (got {})", name, s.beta);
+    fail("--beta must be > 0 for the {} loss (got {})", name, s.beta);
   if (loss == PreferenceLoss::orpo && !(s.orpo_lambda >= 0.0))
     fail("the orpo lambda must be >= 0 (got {})", s.orpo_lambda);
   const double e = s.label_smoothing;

@@ -86,4 +86,21 @@ LlamaForCausalLM load_model(const std::string& dir, const ModelConfig& config,
   return model;
 }
 
+std::optional<std::string> first_nonfinite_frozen_weight(const torch::nn::Module& model) {
+  for (const auto& item : model.named_parameters())
+    if (!item.value().requires_grad() && !torch::isfinite(item.value()).all().item<bool>())
+      return item.key();
+  for (const auto& item : model.named_buffers())
+    if (item.value().is_floating_point() && !torch::isfinite(item.value()).all().item<bool>())
+      return item.key();
+  return std::nullopt;
+}
+
+void check_frozen_weights_finite(const torch::nn::Module& model, const std::string& where) {
+  if (const auto name = first_nonfinite_frozen_weight(model))
+    fail("{}: tensor {} holds NaN or infinite values, so every output is NaN; the file is "
+         "corrupt (re-download or re-convert the checkpoint, or the adapter)",
+         where, *name);
+}
+
 }  // namespace zili::model

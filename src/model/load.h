@@ -33,4 +33,11 @@ void assign_parameters(
     const std::vector<std::string>& available_names, const std::string& where,
     const LoadOptions& options);
 
+// The first frozen weight (a parameter that does not require grad, or a buffer) that holds a
+// NaN or an infinity, by name; std::nullopt when all are finite. A pass over every weight:
+// called where an output came out non-finite, to tell a corrupt checkpoint from a diverged run.
+std::optional<std::string> first_nonfinite_frozen_weight(const torch::nn::Module& model);
+// zili::Error "WHERE: tensor NAME holds NaN or infinite values ..." when there is one.
+void check_frozen_weights_finite(const torch::nn::Module& model, const std::string& where);
+
 }  // namespace zili::model

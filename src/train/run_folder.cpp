@@ -1,11 +1,13 @@
 // Creating and opening run folders.
 #include "train/run_folder.h"
 
+#include <exception>
 #include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
 
+#include "train/checkpoint.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -22,6 +24,25 @@ RunFolder create_run_folder(const std::string& out, const std::string& config_to
   RunFolder run{out};
   write_file_atomic(run.config(), config_toml);
   return run;
+}
+
+NewRunCleanup::NewRunCleanup(std::string out) : out_(std::move(out)) {
+  std::error_code error;
+  if (out_.empty() || !fs::exists(out_, error)) return;
+  if (fs::is_directory(out_, error) && fs::is_empty(out_, error))
+    was_empty_folder_ = true;
+  else
+    out_.clear();  // someone else's files: create_run_folder refuses them, and they stay
+}
+
+NewRunCleanup::~NewRunCleanup() {
+  if (out_.empty() || std::uncaught_exceptions() == 0 || latest_checkpoint(out_)) return;
+  std::error_code error;
+  if (!was_empty_folder_) {
+    fs::remove_all(out_, error);
+    return;
+  }
+  for (const auto& entry : fs::directory_iterator(out_, error)) fs::remove_all(entry.path(), error);
 }
 
 RunFolder open_run_folder(const std::string& run) {

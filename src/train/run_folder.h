@@ -20,6 +20,24 @@ struct RunFolder {
 
 // A new run: RUN must not exist, or be an empty folder; config.toml is written first.
 RunFolder create_run_folder(const std::string& out, const std::string& config_toml);
+// Leaves nothing under a new run's --out when the run fails before its first checkpoint
+// (data that turns out bad at step 1, a corrupt base, a full disk at the first save), so the
+// same command can simply be run again: constructed before create_run_folder, its destructor,
+// running while an exception leaves the command, removes what the run created (the folder,
+// or only its contents when --out was an empty folder). A run with a checkpoint is kept for
+// --resume; an empty `out` (a resumed run) disarms it.
+class NewRunCleanup {
+ public:
+  explicit NewRunCleanup(std::string out);
+  ~NewRunCleanup();
+  NewRunCleanup(const NewRunCleanup&) = delete;
+  NewRunCleanup& operator=(const NewRunCleanup&) = delete;
+
+ private:
+  std::string out_;
+  bool was_empty_folder_ = false;
+};
+
 // A run to resume: zili::Error when RUN has no config.toml (not a run folder).
 RunFolder open_run_folder(const std::string& run);
 

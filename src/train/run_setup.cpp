@@ -174,6 +174,8 @@ double apply_update(Policy& policy, const TrainOptions& o, double loss, double l
     return grad_norm;
   }
   progress.finish_line();
+  // A NaN in the frozen base makes every step's loss NaN: say which tensor, not "lower --lr".
+  model::check_frozen_weights_finite(*policy.model, o.model_dir);
   if (!o.skip_nonfinite)
     fail(
         "step {}: the loss is not finite ({}, grad norm {}); stopped. {} (try a lower --lr, "
@@ -198,8 +200,19 @@ void save_step(Policy& policy, const TrainOptions& o, const RunFolder& run,
           "them. {} (try a lower --lr)",
           state.step, last_good(run));
     }
-  save_checkpoint(run.checkpoint(state.step), state, *policy.optimizer,
-                  [&](const std::string& dir) { policy.trainable.save_checkpoint_weights(dir); });
+  // A save that fails (disk full, file-size limit, folder made read-only) leaves nothing
+  // under the checkpoint's name (StagingDir) and the earlier checkpoints as they were.
+  try {
+    save_checkpoint(
+        run.checkpoint(state.step), state, *policy.optimizer,
+        [&](const std::string& dir) { policy.trainable.save_checkpoint_weights(dir); });
+  } catch (const std::exception& e) {
+    progress.finish_line();
+    const std::string why = e.what();
+    fail("step {}: saving checkpoint {} failed: {}. {}, untouched; free space, then --resume {}",
+         state.step, run.checkpoint(state.step), why.substr(0, why.find('\n')), last_good(run),
+         run.root);
+  }
   prune_checkpoints(run.root, o.keep_last);
 }
 

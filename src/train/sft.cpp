@@ -120,6 +120,7 @@ void run_sft(const SftOptions& options) {
   if (!o.eval_data.empty()) log_data(o.eval_data, eval_set.stats, o.max_length);
   if (o.eval_fraction > 0)
     spdlog::info("held out {} examples of {} for evaluation", eval.size(), o.data);
+  const NewRunCleanup cleanup(resuming ? "" : o.out);
   const RunFolder run =
       resuming ? open_run_folder(o.resume) : create_run_folder(o.out, o.config_toml);
   const std::optional<std::string> resume_from =
