@@ -2,11 +2,23 @@
 # Setup and build (scripts/build.sh), then the CUDA build (scripts/build.sh --cuda: the kernels
 # compiled with nvcc, zili and the GPU tests linked) and its GPU tier, ctest -L gpu in
 # build-cuda/, whose tests skip with a message where no GPU is present; then `bench/run.sh
-# --smoke`; last, every CPU test through ctest in build/ (tiers: unit, e2e, peer). Without
-# nvcc the CUDA build is left out, with a message; with ctest arguments, the smoke run too.
+# --smoke` and the fuzz targets for a few seconds each (scripts/fuzz.sh); last, every CPU test
+# through ctest in build/ (tiers: unit, e2e, peer). Without nvcc the CUDA build is left out,
+# with a message; with ctest arguments, the smoke and fuzz runs too.
 #   scripts/test.sh [ctest args...]     e.g. scripts/test.sh -L unit (args go to build/'s ctest)
+#   scripts/test.sh --sanitize [ctest args...]
+#       builds build-asan/ with ZILI_SANITIZE=address,undefined (gcc's ASan and UBSan) and runs
+#       the unit and e2e tiers there; any sanitizer report fails the test it comes from.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ "${1:-}" = --sanitize ]; then
+  shift
+  "$root/scripts/build.sh" --build-dir "$root/build-asan" -DZILI_SANITIZE=address,undefined
+  # UBSan stops at its first report, as ASan does; LeakSanitizer is off: libtorch and
+  # sentencepiece keep their global state until exit by design.
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=0
+  cd "$root/build-asan" && exec ctest --output-on-failure -j "$(nproc)" -L "unit|e2e" "$@"
+fi
 "$root/scripts/build.sh"
 cuda_build=yes
 if ! command -v nvcc >/dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
@@ -25,5 +37,7 @@ fi
 # The benchmark on the tiny preset, so that it and its TRL baseline cannot rot (it also fails
 # where zili's and TRL's first steps disagree); its figures mean nothing at this size.
 if [ $# -eq 0 ]; then "$root/bench/run.sh" --smoke || status=$?; fi
+# The parsers' fuzz targets over their seed corpora, so that they stay built and clean.
+if [ $# -eq 0 ]; then "$root/scripts/fuzz.sh" --seconds 5 || status=$?; fi
 (cd "$root/build" && ctest --output-on-failure -j "$(nproc)" "$@") || status=$?
 exit "$status"

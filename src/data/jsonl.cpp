@@ -73,6 +73,8 @@ void for_each_jsonl_line(const std::string& path, const std::function<void(Jsonl
         line.error = e.byte > text.size()
                          ? std::string("not valid JSON (the line ends inside a value)")
                          : fmt::format("not valid JSON (error at byte {})", e.byte);
+      } catch (const nlohmann::json::exception&) {  // out_of_range: a number beyond a double
+        line.error = "not valid JSON (a number out of range)";
       }
     }
     visit(line);

@@ -34,6 +34,8 @@ std::optional<json> read_json_if_present(const std::string& path) {
     value = json::parse(read_file(path));
   } catch (const json::parse_error& e) {
     fail("{}: not valid JSON (byte {}); fix or delete the file", path, e.byte);
+  } catch (const json::exception&) {  // out_of_range: a number beyond a double
+    fail("{}: not valid JSON (a number out of range); fix or delete the file", path);
   }
   if (!value.is_object()) fail("{}: expected a JSON object at the top level", path);
   return value;

@@ -30,6 +30,8 @@ std::map<std::string, std::vector<std::string>> read_weight_map(const std::strin
   } catch (const json::parse_error& e) {
     // Only the position: the rest of nlohmann's message quotes bytes of the file.
     fail("{}: not valid JSON (error at byte {}); re-download the checkpoint", index_path, e.byte);
+  } catch (const json::exception&) {  // out_of_range: a number beyond a double
+    fail("{}: not valid JSON (a number out of range); re-download the checkpoint", index_path);
   }
   auto weight_map = index.is_object() ? index.find("weight_map") : index.end();
   if (!index.is_object() || weight_map == index.end() || !weight_map->is_object())

@@ -62,8 +62,18 @@ std::vector<std::string> targeted_modules(const model::ModelConfig& base,
           "{}: layers_to_transform cannot be combined with a regular-expression target_modules "
           "(PEFT refuses it too)",
           where);
+    // Module names are short, so a fair pattern is too; a long one is refused before the
+    // compiler (recursive) sees it. __polynomial, libstdc++'s Thompson-NFA executor, matches in
+    // time linear in the name whatever the pattern (".*+" nested quantifiers took the default
+    // backtracking executor exponential time: found by fuzz_adapter_config); it refuses
+    // back-references, which no target pattern needs.
+    constexpr size_t kMaxPattern = 512;
+    if (config.target_regex->size() > kMaxPattern)
+      fail("{}: target_modules is a regular expression of {} characters (at most {})", where,
+           config.target_regex->size(), kMaxPattern);
     try {
-      pattern = std::regex(*config.target_regex);
+      pattern = std::regex(*config.target_regex,
+                           std::regex::ECMAScript | std::regex_constants::__polynomial);
     } catch (const std::regex_error&) {
       fail("{}: target_modules \"{}\" is not a valid regular expression", where,
            *config.target_regex);
@@ -74,7 +84,12 @@ std::vector<std::string> targeted_modules(const model::ModelConfig& base,
   for (const std::string& module : modules) {
     bool match = false;
     if (pattern) {
-      match = std::regex_match(module, *pattern);
+      try {
+        match = std::regex_match(module, *pattern);
+      } catch (const std::regex_error&) {
+        fail("{}: target_modules \"{}\" uses a back-reference, which zili does not match", where,
+             *config.target_regex);
+      }
     } else {
       for (const std::string& t : targets)
         if (module == t || module.ends_with("." + t)) match = true, used.insert(t);
