@@ -153,6 +153,9 @@ case_ 30 "pairs.jsonl" run "$ZILI" dpo "${train[@]}" --data pairs.jsonl --max-le
 case_ 31 "none.jsonl" run "$ZILI" sft "${train[@]}" --data none.jsonl --out run
 printf '[1, 2, 3]\n' >array.jsonl
 case_ 32 "array.jsonl:1:" run "$ZILI" sft "${train[@]}" --data array.jsonl --out run
+printf '{"prompt": "a", "completion": " b"}\n{"prompt": "a", "completion": 1e999}\n' >overflow.jsonl
+case_ 53 "overflow.jsonl:2: not valid JSON (a number out of range)" run \
+  "$ZILI" sft "${train[@]}" --data overflow.jsonl --out run
 
 # --- adapters ---------------------------------------------------------------------------------
 cp -r adapter rank && sed -i 's/"r": 4/"r": 8/' rank/adapter_config.json
