@@ -292,9 +292,10 @@ SftDataset read_sft_data(const std::string& path, const Tokenizer& tokenizer,
     try {
       if (!line.error.empty()) fail("{}", line.error);
       if (line.object.contains("chosen") && line.object.contains("rejected"))
-        fail("a preference pair (\"chosen\"/\"rejected\" keys): zili sft reads {}; train on "
-             "pairs with zili dpo",
-             kLayouts);
+        fail(
+            "a preference pair (\"chosen\"/\"rejected\" keys): zili sft reads {}; train on "
+            "pairs with zili dpo",
+            kLayouts);
       const std::optional<Layout> layout = layout_of(line.object);
       if (!layout)
         fail("no \"text\", \"prompt\"/\"completion\" or \"messages\" key; expected {}", kLayouts);

@@ -98,9 +98,10 @@ std::optional<std::string> first_nonfinite_frozen_weight(const torch::nn::Module
 
 void check_frozen_weights_finite(const torch::nn::Module& model, const std::string& where) {
   if (const auto name = first_nonfinite_frozen_weight(model))
-    fail("{}: tensor {} holds NaN or infinite values, so every output is NaN; the file is "
-         "corrupt (re-download or re-convert the checkpoint, or the adapter)",
-         where, *name);
+    fail(
+        "{}: tensor {} holds NaN or infinite values, so every output is NaN; the file is "
+        "corrupt (re-download or re-convert the checkpoint, or the adapter)",
+        where, *name);
 }
 
 }  // namespace zili::model

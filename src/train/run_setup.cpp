@@ -203,9 +203,8 @@ void save_step(Policy& policy, const TrainOptions& o, const RunFolder& run,
   // A save that fails (disk full, file-size limit, folder made read-only) leaves nothing
   // under the checkpoint's name (StagingDir) and the earlier checkpoints as they were.
   try {
-    save_checkpoint(
-        run.checkpoint(state.step), state, *policy.optimizer,
-        [&](const std::string& dir) { policy.trainable.save_checkpoint_weights(dir); });
+    save_checkpoint(run.checkpoint(state.step), state, *policy.optimizer,
+                    [&](const std::string& dir) { policy.trainable.save_checkpoint_weights(dir); });
   } catch (const std::exception& e) {
     progress.finish_line();
     const std::string why = e.what();

@@ -9,11 +9,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  using zili::data::ChatTemplate;
-  static const ChatTemplate templates[] = {ChatTemplate::chatml, ChatTemplate::llama2,
-                                           ChatTemplate::mistral, ChatTemplate::zephyr,
-                                           ChatTemplate::alpaca, ChatTemplate::plain};
-  const ChatTemplate t = templates[(data[0] & 7) % 6];
+  const zili::data::ChatTemplate t = zili::fuzz::chat_template_from(data[0]);
   const size_t trainable_from = data[0] >> 4;
   const std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
   std::vector<zili::data::Message> messages;
@@ -38,8 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     zili::fuzz::expect_clean_refusal([&] {
       std::vector<zili::data::Message> prompt(messages.begin(), messages.end() - 1);
       auto parts = zili::data::render_prompt(t, prompt);
-      for (auto& part : zili::data::render_reply(t, messages.back().content))
-        parts.push_back(part);
+      for (auto& part : zili::data::render_reply(t, messages.back().content)) parts.push_back(part);
       (void)zili::data::join_parts(parts);
     });
   (void)zili::data::recognise_chat_template(text);

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <string>
 
+#include "data/chat_template.h"
 #include "util/error.h"
 
 namespace zili::fuzz {
@@ -35,9 +36,9 @@ void expect_clean_refusal(Body&& body) {
 // A folder of this process's own under the system's temporary folder.
 inline const std::string& scratch_dir() {
   static const std::string dir = [] {
-    std::string path = (std::filesystem::temp_directory_path() /
-                        ("zili-fuzz-" + std::to_string(::getpid())))
-                           .string();
+    std::string path =
+        (std::filesystem::temp_directory_path() / ("zili-fuzz-" + std::to_string(::getpid())))
+            .string();
     std::filesystem::create_directories(path);
     return path;
   }();
@@ -50,6 +51,15 @@ inline std::string write_scratch(const std::string& name, const uint8_t* data, s
   std::ofstream(path, std::ios::binary | std::ios::trunc)
       .write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
   return path;
+}
+
+// One of the six chat templates, picked by the low three bits of a settings byte.
+inline zili::data::ChatTemplate chat_template_from(uint8_t byte) {
+  using zili::data::ChatTemplate;
+  static const ChatTemplate templates[] = {ChatTemplate::chatml,  ChatTemplate::llama2,
+                                           ChatTemplate::mistral, ChatTemplate::zephyr,
+                                           ChatTemplate::alpaca,  ChatTemplate::plain};
+  return templates[(byte & 7) % 6];
 }
 
 }  // namespace zili::fuzz

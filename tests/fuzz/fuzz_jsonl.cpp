@@ -24,18 +24,15 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  using zili::data::ChatTemplate;
-  static const ChatTemplate templates[] = {ChatTemplate::chatml, ChatTemplate::llama2,
-                                           ChatTemplate::mistral, ChatTemplate::zephyr,
-                                           ChatTemplate::alpaca, ChatTemplate::plain};
   zili::data::SftDataOptions options;
-  options.chat_template = templates[(data[0] & 7) % 6];
+  options.chat_template = zili::fuzz::chat_template_from(data[0]);
   options.max_length = (data[0] & 8) ? 8 : 1024;
   options.drop_overlong = data[0] & 16;
   options.on_bad_line =
       (data[0] & 32) ? zili::data::BadLinePolicy::skip : zili::data::BadLinePolicy::error;
   const std::string path = zili::fuzz::write_scratch("data.jsonl", data + 1, size - 1);
-  zili::fuzz::expect_clean_refusal([&] { (void)zili::data::read_sft_data(path, *tokenizer, options); });
+  zili::fuzz::expect_clean_refusal(
+      [&] { (void)zili::data::read_sft_data(path, *tokenizer, options); });
   zili::fuzz::expect_clean_refusal(
       [&] { (void)zili::data::read_preference_data(path, *tokenizer, options); });
   return 0;
