@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -43,6 +44,41 @@ const std::vector<std::string>& linear_suffixes() {
   return names;
 }
 
+// A target_modules pattern that libstdc++'s regex compiler cannot take safely: over 512
+// characters (its parser recurses), or repetition counts ({n}, {n,m}) above 16 or more than
+// four of them (the compiler copies the repeated part count times into the automaton, so
+// nested counts multiply; a count beyond a long overflows inside the library; both found by
+// fuzz_adapter_config). Module names are a few dozen characters, so no real pattern needs more.
+static void check_pattern_size(const std::string& pattern, const std::string& where) {
+  constexpr size_t kMaxLength = 512, kMaxCount = 16, kMaxCounts = 4;
+  if (pattern.size() > kMaxLength)
+    fail("{}: target_modules is a regular expression of {} characters (at most {})", where,
+         pattern.size(), kMaxLength);
+  size_t counts = 0;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      ++i;  // an escaped character, "\\{" included
+      continue;
+    }
+    if (pattern[i] != '{') continue;
+    ++counts;
+    // Every number up to the closing brace: {n}, {n,}, {n,m}.
+    size_t j = i + 1;
+    while (j < pattern.size() && pattern[j] != '}') {
+      size_t end = j;
+      while (end < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[end]))) ++end;
+      if (end - j > 2 || (end > j && std::stoul(pattern.substr(j, end - j)) > kMaxCount))
+        fail("{}: target_modules \"{}\" repeats a part more than {} times", where, pattern,
+             kMaxCount);
+      j = end > j ? end : j + 1;
+    }
+    i = j;
+  }
+  if (counts > kMaxCounts)
+    fail("{}: target_modules \"{}\" has {} repetition counts (at most {})", where, pattern, counts,
+         kMaxCounts);
+}
+
 std::vector<std::string> targeted_modules(const model::ModelConfig& base,
                                           const io::AdapterConfig& config, const std::string& where,
                                           bool each_target_must_match) {
@@ -62,21 +98,19 @@ std::vector<std::string> targeted_modules(const model::ModelConfig& base,
           "{}: layers_to_transform cannot be combined with a regular-expression target_modules "
           "(PEFT refuses it too)",
           where);
-    // Module names are short, so a fair pattern is too; a long one is refused before the
-    // compiler (recursive) sees it. __polynomial, libstdc++'s Thompson-NFA executor, matches in
-    // time linear in the name whatever the pattern (".*+" nested quantifiers took the default
-    // backtracking executor exponential time: found by fuzz_adapter_config); it refuses
-    // back-references, which no target pattern needs.
-    constexpr size_t kMaxPattern = 512;
-    if (config.target_regex->size() > kMaxPattern)
-      fail("{}: target_modules is a regular expression of {} characters (at most {})", where,
-           config.target_regex->size(), kMaxPattern);
+    // __polynomial, libstdc++'s Thompson-NFA executor, matches in time linear in the name
+    // whatever the pattern (".*+" nested quantifiers took the default backtracking executor
+    // exponential time: found by fuzz_adapter_config); it refuses back-references (at compile
+    // time), which no target pattern needs.
+    check_pattern_size(*config.target_regex, where);
     try {
       pattern = std::regex(*config.target_regex,
                            std::regex::ECMAScript | std::regex_constants::__polynomial);
     } catch (const std::regex_error&) {
-      fail("{}: target_modules \"{}\" is not a valid regular expression", where,
-           *config.target_regex);
+      fail(
+          "{}: target_modules \"{}\" is not a valid regular expression (or has a "
+          "back-reference, which zili does not match)",
+          where, *config.target_regex);
     }
   }
   std::set<std::string> used;
@@ -84,12 +118,7 @@ std::vector<std::string> targeted_modules(const model::ModelConfig& base,
   for (const std::string& module : modules) {
     bool match = false;
     if (pattern) {
-      try {
-        match = std::regex_match(module, *pattern);
-      } catch (const std::regex_error&) {
-        fail("{}: target_modules \"{}\" uses a back-reference, which zili does not match", where,
-             *config.target_regex);
-      }
+      match = std::regex_match(module, *pattern);
     } else {
       for (const std::string& t : targets)
         if (module == t || module.ends_with("." + t)) match = true, used.insert(t);

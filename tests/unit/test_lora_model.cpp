@@ -69,6 +69,35 @@ TEST_CASE("targeting follows PEFT: suffix match, all-linear, layers_to_transform
                       Catch::Contains("\"c_attn\" matches no layer"));
 }
 
+// Patterns fuzz_adapter_config found: nested quantifiers (".*+") took libstdc++'s backtracking
+// matcher exponential time in the module name's length; a repetition count beyond a long is
+// undefined behaviour inside its compiler, and large counts blow its automaton up.
+TEST_CASE("regex targets: nested quantifiers match at once, oversized patterns are refused") {
+  io::AdapterConfig config;
+  config.target_regex = R"(.*+\.(q|k)_proj)";
+  REQUIRE(lora::targeted_modules(tiny(), config, "test") ==
+          std::vector<std::string>{
+              "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
+              "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.k_proj"});
+  config.target_regex = R"((.*)*(.*)*(.*)*_projx)";  // exponential for a backtracking matcher
+  REQUIRE_THROWS_WITH(lora::targeted_modules(tiny(), config, "test"),
+                      Catch::Contains("select no layer"));
+  config.target_regex = R"(model\.layers\.\d{1,2}\.mlp\..{4}_proj)";  // small counts are fine
+  REQUIRE(lora::targeted_modules(tiny(), config, "test").size() == 2 * 2);  // gate, down
+  config.target_regex = "x{8888888888888888888}";
+  REQUIRE_THROWS_WITH(lora::targeted_modules(tiny(), config, "test"),
+                      Catch::Contains("repeats a part more than 16 times"));
+  config.target_regex = "a{2}b{2}c{2}d{2}e{2}";
+  REQUIRE_THROWS_WITH(lora::targeted_modules(tiny(), config, "test"),
+                      Catch::Contains("5 repetition counts (at most 4)"));
+  config.target_regex = std::string(513, 'a');
+  REQUIRE_THROWS_WITH(lora::targeted_modules(tiny(), config, "test"),
+                      Catch::Contains("513 characters (at most 512)"));
+  config.target_regex = R"((q)\1_proj)";
+  REQUIRE_THROWS_WITH(lora::targeted_modules(tiny(), config, "test"),
+                      Catch::Contains("back-reference"));
+}
+
 TEST_CASE("layer lists: ranges and single layers") {
   REQUIRE(lora::parse_layer_list("0-3", 8) == std::vector<int64_t>{0, 1, 2, 3});
   REQUIRE(lora::parse_layer_list("0,2,5-6", 8) == std::vector<int64_t>{0, 2, 5, 6});
