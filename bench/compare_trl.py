@@ -47,7 +47,7 @@ PAIRS_PER_STEP = 2
 TOLERANCE = 1e-3
 
 # (preset, sequence length, variant): the side-by-side rows; then zili alone at longer sequences.
-# The default fits in 20 minutes on 2 cores; --full adds medium at 256 and 1024 (~15 minutes).
+# The default takes ~14 minutes on 2 cores; --full adds medium at 256 and 1024 (~9 minutes more).
 DEFAULT = {
     "rows": [("small", 256, ""), ("small", 512, ""), ("small", 1024, ""), ("medium", 512, ""),
              ("small", 512, "precompute-ref"), ("small", 512, "grad-checkpoint")],
@@ -324,7 +324,7 @@ def parse_args():
     parser.add_argument("--smoke", action="store_true",
                         help="the tiny preset, 2 timed steps: checks that the bench runs")
     parser.add_argument("--full", action="store_true",
-                        help="also medium at seq 256 and 1024 (about 15 minutes more)")
+                        help="also medium at seq 256 and 1024 (about 9 minutes more)")
     parser.add_argument("--with-1b", action="store_true",
                         help="also the side-by-side row of the ~1B shape at seq 256")
     a = parser.parse_args()
