@@ -96,6 +96,9 @@ TEST_CASE("regex targets: nested quantifiers match at once, oversized patterns a
   config.target_regex = R"((q)\1_proj)";
   REQUIRE_THROWS_WITH(lora::targeted_modules(tiny(), config, "test"),
                       Catch::Contains("back-reference"));
+  config.target_regex = R"(a\88888888888888888888)";  // the number alone overflowed a long
+  REQUIRE_THROWS_WITH(lora::targeted_modules(tiny(), config, "test"),
+                      Catch::Contains("back-reference"));
 }
 
 TEST_CASE("layer lists: ranges and single layers") {
