@@ -53,18 +53,23 @@ int main(int argc, char** argv) {
   add_common(gemm);
   gemm->add_option("--n", gemm_n, "Matrix size (default: 8192 on a GPU, 2048 on a CPU)");
 
+  // The step's shape, shared by dpo-step (which runs it) and flops (which counts it).
   StepSettings step;
+  const auto add_step_shape = [&](CLI::App* cmd) {
+    cmd->add_option("--shape", step.shape, "tiny, mini, small, medium, 1b or 7b")
+        ->capture_default_str();
+    cmd->add_option("--seq", step.seq, "Tokens per sequence (half prompt, half completion)")
+        ->capture_default_str();
+    cmd->add_option("--pairs", step.pairs, "Preference pairs per step")->capture_default_str();
+    cmd->add_option("--lora-r", step.lora_r, "LoRA rank (alpha = 2r)")->capture_default_str();
+    cmd->add_flag("--precompute-ref", step.precompute_ref, "No reference pass in the step");
+  };
+
   CLI::App* dpo = app.add_subcommand(
       "dpo-step", "DPO steps (sigmoid) of a random-weight model with LoRA on every linear layer");
   add_common(dpo);
-  dpo->add_option("--shape", step.shape, "tiny, mini, small, medium, 1b or 7b")
-      ->capture_default_str();
-  dpo->add_option("--seq", step.seq, "Tokens per sequence (half prompt, half completion)")
-      ->capture_default_str();
-  dpo->add_option("--pairs", step.pairs, "Preference pairs per step")->capture_default_str();
-  dpo->add_option("--lora-r", step.lora_r, "LoRA rank (alpha = 2r)")->capture_default_str();
+  add_step_shape(dpo);
   dpo->add_flag("--grad-checkpoint", step.grad_checkpoint, "Recompute each layer in backward");
-  dpo->add_flag("--precompute-ref", step.precompute_ref, "No reference pass in the step");
   dpo->add_flag("--no-fused", no_fused, "The plain libtorch ops instead of the fused kernels");
   dpo->add_option("--warmup", step.warmup, "Untimed steps first")->capture_default_str();
   dpo->add_option("--steps", step.steps, "Timed steps (the median is reported)")
@@ -75,13 +80,7 @@ int main(int argc, char** argv) {
 
   // The model FLOPs of a dpo-step without running it: bench/run.sh's MFU of `zili dpo` and TRL.
   CLI::App* flops = app.add_subcommand("flops", "Model FLOPs of one DPO step (dpo-step's count)");
-  flops->add_option("--shape", step.shape, "tiny, mini, small, medium, 1b or 7b")
-      ->capture_default_str();
-  flops->add_option("--seq", step.seq, "Tokens per sequence (half prompt, half completion)")
-      ->capture_default_str();
-  flops->add_option("--pairs", step.pairs, "Preference pairs per step")->capture_default_str();
-  flops->add_option("--lora-r", step.lora_r, "LoRA rank")->capture_default_str();
-  flops->add_flag("--precompute-ref", step.precompute_ref, "No reference pass in the step");
+  add_step_shape(flops);
 
   try {
     app.parse(argc, argv);

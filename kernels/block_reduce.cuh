@@ -7,48 +7,48 @@
 
 namespace zili::kernels {
 
-// The sum of v over the 32 lanes of a warp, returned to every lane (xor butterfly: the two
-// partners of each step add the same two numbers, so all lanes end with the same bits).
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+// The two reductions: combine(a, b) and the value that changes nothing.
+struct SumOp {
+  static __device__ __forceinline__ float combine(float a, float b) { return a + b; }
+  static __device__ __forceinline__ float identity() { return 0.f; }
+};
+// fmaxf drops a NaN operand (the caller keeps NaNs out, as target_logprobs' online_add does).
+struct MaxOp {
+  static __device__ __forceinline__ float combine(float a, float b) { return fmaxf(a, b); }
+  static __device__ __forceinline__ float identity() { return -CUDART_INF_F; }
+};
+
+// Op over the 32 lanes of a warp, returned to every lane (xor butterfly: the two partners of
+// each step combine the same two numbers, so all lanes end with the same bits).
+template <typename Op>
+__device__ __forceinline__ float warp_reduce(float v) {
+  for (int offset = 16; offset > 0; offset /= 2)
+    v = Op::combine(v, __shfl_xor_sync(0xffffffffu, v, offset));
   return v;
 }
 
-// The sum of v over the block, returned to every thread. blockDim.x must be a multiple of 32,
-// and every thread of the block must call it (it synchronises the block twice).
-__device__ __forceinline__ float block_sum(float v) {
-  __shared__ float warp_sums[32];
+// Op over the block, returned to every thread: each warp's result, then those in warp order.
+// blockDim.x must be a multiple of 32, and every thread of the block must call it (it
+// synchronises the block twice). Each Op has its own 32 floats of static shared memory.
+template <typename Op>
+__device__ __forceinline__ float block_reduce(float v) {
+  __shared__ float warp_results[32];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  v = warp_sum(v);
-  if (lane == 0) warp_sums[warp] = v;
+  v = warp_reduce<Op>(v);
+  if (lane == 0) warp_results[warp] = v;
   __syncthreads();
-  float total = 0.f;
-  for (int i = 0; i < static_cast<int>(blockDim.x / 32); ++i) total += warp_sums[i];
-  __syncthreads();  // warp_sums is free again for the next call
-  return total;
-}
-
-// The maximum of v over the 32 lanes of a warp, returned to every lane.
-__device__ __forceinline__ float warp_max(float v) {
-  for (int offset = 16; offset > 0; offset /= 2) {
-    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
-  }
-  return v;
-}
-
-// The maximum of v over the block, returned to every thread; as block_sum: blockDim.x a
-// multiple of 32, called by every thread. fmaxf drops a NaN operand (the caller keeps NaNs
-// out, as target_logprobs' online_add does).
-__device__ __forceinline__ float block_max(float v) {
-  __shared__ float warp_maxes[32];
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  v = warp_max(v);
-  if (lane == 0) warp_maxes[warp] = v;
-  __syncthreads();
-  float out = -CUDART_INF_F;
-  for (int i = 0; i < static_cast<int>(blockDim.x / 32); ++i) out = fmaxf(out, warp_maxes[i]);
-  __syncthreads();  // warp_maxes is free again
+  float out = Op::identity();
+  for (int i = 0; i < static_cast<int>(blockDim.x / 32); ++i)
+    out = Op::combine(out, warp_results[i]);
+  __syncthreads();  // warp_results is free again for the next call
   return out;
+}
+
+__device__ __forceinline__ float block_sum(float v) {
+  return block_reduce<SumOp>(v);
+}
+__device__ __forceinline__ float block_max(float v) {
+  return block_reduce<MaxOp>(v);
 }
 
 }  // namespace zili::kernels
