@@ -7,33 +7,13 @@
 #include <optional>
 #include <utility>
 
+#include "lora/lora_shared_input.h"
+
 namespace zili::lora {
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-// Shapes of one call, checked once: x [..., in], W [out, in], b [out], A [r, in], B [out, r],
-// mask like x.
-void check_shapes(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                  const torch::Tensor& lora_a, const torch::Tensor& lora_b,
-                  const torch::Tensor& dropout_mask) {
-  TORCH_CHECK(x.dim() >= 1, "lora_linear: x must have at least 1 dim, got ", x.sizes());
-  TORCH_CHECK(weight.dim() == 2, "lora_linear: W must be [out, in], got ", weight.sizes());
-  const int64_t out = weight.size(0), in = weight.size(1);
-  TORCH_CHECK(x.size(-1) == in, "lora_linear: x [..., in] expected in = ", in, " (W ",
-              weight.sizes(), "), got x ", x.sizes());
-  TORCH_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == out),
-              "lora_linear: bias expected [", out, "], got ", bias.sizes());
-  TORCH_CHECK(lora_a.dim() == 2 && lora_a.size(1) == in, "lora_linear: A expected [r, ", in,
-              "], got ", lora_a.sizes());
-  const int64_t r = lora_a.size(0);
-  TORCH_CHECK(lora_b.dim() == 2 && lora_b.size(0) == out && lora_b.size(1) == r,
-              "lora_linear: B expected [", out, ", ", r, "], got ", lora_b.sizes());
-  TORCH_CHECK(!dropout_mask.defined() || dropout_mask.sizes() == x.sizes(),
-              "lora_linear: dropout mask expected the shape of x ", x.sizes(), ", got ",
-              dropout_mask.sizes());
-}
 
 // The dropout mask [..., in] like x: 0 with probability p, else 1/(1-p), drawn from
 // `generator` (bernoulli_ keeps no state of its own: the same generator state and shape give
@@ -90,7 +70,7 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
       }
       dropout_mask = draw_dropout_mask(x, dropout_p, generator);
     }
-    check_shapes(x, weight, bias, lora_a, lora_b, dropout_mask);
+    check_lora_linear_shapes(x, weight, bias, lora_a, lora_b, dropout_mask);
     const auto dtype = x.scalar_type();
     const int64_t in = weight.size(1), out = weight.size(0);
 
@@ -182,6 +162,26 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
 
 }  // namespace
 
+void check_lora_linear_shapes(const torch::Tensor& x, const torch::Tensor& weight,
+                              const torch::Tensor& bias, const torch::Tensor& lora_a,
+                              const torch::Tensor& lora_b, const torch::Tensor& dropout_mask) {
+  TORCH_CHECK(x.dim() >= 1, "lora_linear: x must have at least 1 dim, got ", x.sizes());
+  TORCH_CHECK(weight.dim() == 2, "lora_linear: W must be [out, in], got ", weight.sizes());
+  const int64_t out = weight.size(0), in = weight.size(1);
+  TORCH_CHECK(x.size(-1) == in, "lora_linear: x [..., in] expected in = ", in, " (W ",
+              weight.sizes(), "), got x ", x.sizes());
+  TORCH_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == out),
+              "lora_linear: bias expected [", out, "], got ", bias.sizes());
+  TORCH_CHECK(lora_a.dim() == 2 && lora_a.size(1) == in, "lora_linear: A expected [r, ", in,
+              "], got ", lora_a.sizes());
+  const int64_t r = lora_a.size(0);
+  TORCH_CHECK(lora_b.dim() == 2 && lora_b.size(0) == out && lora_b.size(1) == r,
+              "lora_linear: B expected [", out, ", ", r, "], got ", lora_b.sizes());
+  TORCH_CHECK(!dropout_mask.defined() || dropout_mask.sizes() == x.sizes(),
+              "lora_linear: dropout mask expected the shape of x ", x.sizes(), ", got ",
+              dropout_mask.sizes());
+}
+
 torch::Tensor lora_linear(const torch::Tensor& x, const torch::Tensor& weight,
                           const torch::Tensor& bias, const torch::Tensor& lora_a,
                           const torch::Tensor& lora_b, double scale,
@@ -206,7 +206,7 @@ torch::Tensor lora_linear_reference(const torch::Tensor& x, const torch::Tensor&
                                     const torch::Tensor& bias, const torch::Tensor& lora_a,
                                     const torch::Tensor& lora_b, double scale,
                                     const torch::Tensor& dropout_mask) {
-  check_shapes(x, weight, bias, lora_a, lora_b, dropout_mask);
+  check_lora_linear_shapes(x, weight, bias, lora_a, lora_b, dropout_mask);
   namespace F = torch::nn::functional;
   const auto dtype = x.scalar_type();
   // W and b are frozen here too, so the two paths agree on which inputs get gradients.
@@ -230,6 +230,22 @@ torch::Tensor LoraAdapter::forward(const model::LinearImpl& base, const torch::T
   // Dropout only while training; its mask is drawn inside and drawn again in the backward.
   return lora_linear_with_dropout(x, base.weight, base.bias, lora_a, lora_b, scale,
                                   training ? dropout : 0.0);
+}
+
+std::vector<torch::Tensor> LoraAdapter::forward_group(
+    const std::vector<const model::LinearImpl*>& layers, const torch::Tensor& x) {
+  std::vector<torch::Tensor> weights, biases, lora_as, lora_bs;
+  std::vector<double> scales;
+  for (const model::LinearImpl* layer : layers) {
+    const auto* lora = dynamic_cast<const LoraAdapter*>(layer->adapter.get());
+    if (lora == nullptr || !lora->enabled || (lora->training && lora->dropout > 0)) return {};
+    weights.push_back(layer->weight);
+    biases.push_back(layer->bias);
+    lora_as.push_back(lora->lora_a);
+    lora_bs.push_back(lora->lora_b);
+    scales.push_back(lora->scale);
+  }
+  return lora_linear_shared_input(x, weights, biases, lora_as, lora_bs, scales);
 }
 
 }  // namespace zili::lora

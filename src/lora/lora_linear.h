@@ -5,12 +5,19 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include <torch/torch.h>
 
 #include "model/llama.h"
 
 namespace zili::lora {
+
+// Checks the shapes of one call: x [..., in], W [out, in], b [out] or undefined, A [r, in],
+// B [out, r], mask like x or undefined; a c10::Error with expected and actual sizes otherwise.
+void check_lora_linear_shapes(const torch::Tensor& x, const torch::Tensor& weight,
+                              const torch::Tensor& bias, const torch::Tensor& lora_a,
+                              const torch::Tensor& lora_b, const torch::Tensor& dropout_mask);
 
 // y [..., out] = x W^T + b + scale * (x_drop A^T) B^T, where x_drop = x * dropout_mask when a
 // mask is given (its entries are 0 or 1/(1-p), shape of x), else x.
@@ -45,6 +52,10 @@ class LoraAdapter : public model::LinearAdapter {
   // A [r, in] and B [out, r] start as given (fp32, requires_grad set by the caller).
   LoraAdapter(torch::Tensor lora_a, torch::Tensor lora_b, double scale, double dropout);
   torch::Tensor forward(const model::LinearImpl& base, const torch::Tensor& x) override;
+  // Layers that all carry enabled LoraAdapters and draw no dropout (not training, or p = 0) run
+  // as one lora_linear_shared_input call; otherwise empty (each runs alone).
+  std::vector<torch::Tensor> forward_group(const std::vector<const model::LinearImpl*>& layers,
+                                           const torch::Tensor& x) override;
 
   torch::Tensor lora_a;  // [r, in] fp32
   torch::Tensor lora_b;  // [out, r] fp32

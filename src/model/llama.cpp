@@ -31,6 +31,31 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
   return adapter ? adapter->forward(*this, x) : base_forward(x);
 }
 
+std::vector<torch::Tensor> shared_input_forward(const std::vector<LinearImpl*>& layers,
+                                                const torch::Tensor& x) {
+  std::vector<torch::Tensor> outputs(layers.size());
+  std::vector<const LinearImpl*> adapted;
+  std::vector<size_t> adapted_at;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (layers[i]->adapter) {
+      adapted.push_back(layers[i]);
+      adapted_at.push_back(i);
+    }
+  }
+  if (adapted.size() >= 2) {
+    const std::vector<torch::Tensor> together = adapted[0]->adapter->forward_group(adapted, x);
+    if (!together.empty()) {
+      TORCH_CHECK(together.size() == adapted.size(), "forward_group: expected ", adapted.size(),
+                  " outputs, got ", together.size());
+      for (size_t j = 0; j < adapted.size(); ++j) outputs[adapted_at[j]] = together[j];
+    }
+  }
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (!outputs[i].defined()) outputs[i] = layers[i]->forward(x);
+  }
+  return outputs;
+}
+
 EmbeddingImpl::EmbeddingImpl() {
   weight = register_parameter("weight", placeholder(), false);
 }
@@ -64,9 +89,11 @@ AttentionImpl::AttentionImpl(const ModelConfig& c, int64_t layer_index)
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInputs& in) {
   const int64_t B = x.size(0), T = x.size(1);
   // q [B, H, T, D], k/v [B, Hkv, T, D]
-  torch::Tensor q = q_proj(x).view({B, T, heads_, head_dim_}).transpose(1, 2);
-  torch::Tensor k = k_proj(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
-  torch::Tensor v = v_proj(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
+  const std::vector<torch::Tensor> qkv =
+      shared_input_forward({q_proj.get(), k_proj.get(), v_proj.get()}, x);
+  torch::Tensor q = qkv[0].view({B, T, heads_, head_dim_}).transpose(1, 2);
+  torch::Tensor k = qkv[1].view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
+  torch::Tensor v = qkv[2].view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
   q = rope(q, in.cos, in.sin);  // the fused kernel on CUDA when built, else apply_rope
   k = rope(k, in.cos, in.sin);
   if (in.cache) std::tie(k, v) = in.cache->append(layer_index_, k, v);  // [B, Hkv, S, D]
@@ -94,7 +121,9 @@ MLPImpl::MLPImpl(const ModelConfig& c) {
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
-  return down_proj(swiglu(gate_proj(x), up_proj(x)));  // silu(gate) * up, fused on CUDA
+  const std::vector<torch::Tensor> gate_up =
+      shared_input_forward({gate_proj.get(), up_proj.get()}, x);
+  return down_proj(swiglu(gate_up[0], gate_up[1]));  // silu(gate) * up, fused on CUDA
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, int64_t layer_index) {

@@ -30,6 +30,14 @@ class LinearAdapter {
  public:
   virtual ~LinearAdapter() = default;
   virtual torch::Tensor forward(const LinearImpl& base, const torch::Tensor& x) = 0;
+  // The outputs of `layers` (this adapter's layer first, each with an adapter), which all read
+  // the same x, computed together; empty when this adapter cannot (another kind of adapter on
+  // one of them, or a mode it runs only alone): the caller then runs each layer by itself.
+  virtual std::vector<torch::Tensor> forward_group(const std::vector<const LinearImpl*>& layers,
+                                                   const torch::Tensor& x) {
+    (void)layers, (void)x;
+    return {};
+  }
 };
 
 // y = x W^T + b. x [..., in] -> [..., out]; weight [out, in], bias [out] (optional).
@@ -46,6 +54,12 @@ class LinearImpl : public torch::nn::Module {
   std::shared_ptr<LinearAdapter> adapter;
 };
 TORCH_MODULE(Linear);
+
+// The outputs of linear layers that read the same x (attention's q/k/v, the MLP's gate/up), in
+// order: those with adapters together through the first one's forward_group when it can run
+// them (LoRA then reads x once for all of them), every other layer by itself.
+std::vector<torch::Tensor> shared_input_forward(const std::vector<LinearImpl*>& layers,
+                                                const torch::Tensor& x);
 
 // y = x / sqrt(mean(x^2) + eps) * weight, computed in fp32 (as transformers does); the fused
 // kernel on CUDA when the build has it (model/rms_norm.h).
