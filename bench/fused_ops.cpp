@@ -3,6 +3,7 @@
 // Shapes are a Llama-2-7B layer's for a DPO step of 2 pairs x 1024 tokens: 4096 tokens.
 #include "bench/bench.h"
 #include "lora/lora_linear.h"
+#include "lora/lora_shared_input.h"
 #include "model/fused.h"
 #include "model/logprobs.h"
 #include "model/rms_norm.h"
@@ -139,6 +140,52 @@ std::vector<nlohmann::json> fused_ops_bench(torch::Device device, c10::ScalarTyp
     const double flops =
         4.0 * kTokens * kHidden * kIntermediate + 6.0 * kTokens * kRank * (kHidden + kIntermediate);
     out.push_back(record("lora_linear", "[4096, 4096] -> 11008, r 16", dtype, t, 0, flops));
+
+    // With LoRA dropout 0.1: fused, the hashed mask applied inside the kernels
+    // (kernels/lora_dropout.cu); reference, bernoulli_ drawn forward and again backward, with
+    // the [N, in] mask made and multiplied twice.
+    const OpTiming t_dropout = time_both(device, [&] {
+      lora::lora_linear_with_dropout(x, weight, {}, a, b, 2.0, 0.1).backward(dy);
+      for (const torch::Tensor* p : {&x, &a, &b}) p->mutable_grad().reset();
+    });
+    out.push_back(record("lora_linear dropout 0.1", "[4096, 4096] -> 11008, r 16", dtype, t_dropout,
+                         0, flops));
+  }
+
+  {  // q/k/v's LoRA paths from one read of x (lora_linear_shared_input) against three
+     // lora_linear calls; Llama-2-7B's attention: in 4096, each projection 4096 wide.
+    const torch::Tensor x = torch::randn({kTokens, kHidden}, options).requires_grad_(true);
+    const auto fp32 = options.dtype(torch::kFloat32);
+    std::vector<torch::Tensor> weights, biases(3), as, bs;
+    for (int i = 0; i < 3; ++i) {
+      weights.push_back(0.02 * torch::randn({kHidden, kHidden}, options));
+      as.push_back((0.02 * torch::randn({kRank, kHidden}, fp32)).requires_grad_(true));
+      bs.push_back((0.02 * torch::randn({kHidden, kRank}, fp32)).requires_grad_(true));
+    }
+    const std::vector<double> scales(3, 2.0);
+    const std::vector<torch::Tensor> dys(3, torch::randn({kTokens, kHidden}, options));
+    const auto reset = [&] {
+      x.mutable_grad().reset();
+      for (int i = 0; i < 3; ++i) as[i].mutable_grad().reset(), bs[i].mutable_grad().reset();
+    };
+    OpTiming t;
+    t.fused_seconds = median_seconds(device, kWarmup, kRepeats, [&] {
+      torch::autograd::backward(lora::lora_linear_shared_input(x, weights, biases, as, bs, scales),
+                                dys);
+      reset();
+    });
+    t.reference_seconds = median_seconds(device, kWarmup, kRepeats, [&] {
+      std::vector<torch::Tensor> ys;
+      for (int i = 0; i < 3; ++i) {
+        ys.push_back(lora::lora_linear(x, weights[i], {}, as[i], bs[i], scales[i], {}));
+      }
+      torch::autograd::backward(ys, dys);
+      reset();
+    });
+    const double flops =
+        3 * (4.0 * kTokens * kHidden * kHidden + 6.0 * kTokens * kRank * 2 * kHidden);
+    out.push_back(
+        record("lora q/k/v shared input", "[4096, 4096] -> 3 x 4096, r 16", dtype, t, 0, flops));
   }
   return out;
 }

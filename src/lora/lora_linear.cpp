@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "lora/hashed_dropout.h"
 #include "lora/lora_shared_input.h"
 
 namespace zili::lora {
@@ -42,8 +43,11 @@ torch::Tensor draw_dropout_mask(const torch::Tensor& x, double p, const at::Gene
 // tensors, no copies), and xa [N, r]: r/in of x's size (0.4% for r=16, in=4096), which spares
 // backward the 2·N·in·r FLOPs of recomputing x_drop A^T; only saved when B requires grad.
 // A mask given by the caller is saved too (an [N, in] tensor); one drawn inside
-// (dropout_p > 0) is not: only the generator state before its draw is kept (5056 bytes on the
-// CPU, 16 on a GPU), and backward draws the same mask again.
+// (dropout_p > 0) is not. Where the fused kernels run (hashed_dropout_fused: CUDA), the mask is
+// a hash of a per-call seed and the element index (hashed_dropout.h): the kernel applies it
+// while reading x, the backward applies it again from the seed (8 bytes kept), and no mask
+// tensor is ever made. Elsewhere bernoulli_ draws it: only the generator state before the
+// draw is kept (5056 bytes on the CPU), and backward draws the same mask again.
 //
 // Dtypes: the math runs in x's dtype (W, b, A, B cast to it); dA and dB are returned in
 // the dtype of A and B (fp32 master copies).
@@ -60,8 +64,10 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
                                const std::optional<torch::Tensor>& mask_opt, double dropout_p) {
     const torch::Tensor bias = bias_opt.value_or(torch::Tensor());
     torch::Tensor dropout_mask = mask_opt.value_or(torch::Tensor());
-    torch::Tensor generator_state;  // [bytes] uint8, with dropout_p > 0
-    if (dropout_p > 0) {
+    torch::Tensor generator_state;  // [bytes] uint8, with dropout_p > 0 drawn by bernoulli_
+    const bool hashed = dropout_p > 0 && hashed_dropout_fused(x);
+    const uint64_t seed = hashed ? draw_dropout_seed() : 0;
+    if (dropout_p > 0 && !hashed) {
       TORCH_CHECK(!dropout_mask.defined(), "lora_linear: a mask and dropout_p both given");
       at::Generator generator = at::globalContext().defaultGenerator(x.device());
       {
@@ -79,9 +85,11 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
     base = base.contiguous();  // a no-op for linear's output; the view below needs it
 
     const torch::Tensor mask = dropout_mask.defined() ? dropout_mask.to(dtype) : torch::Tensor();
-    const torch::Tensor x2 = x.reshape({-1, in});                                 // [N, in]
-    const torch::Tensor xd2 = mask.defined() ? x2 * mask.reshape({-1, in}) : x2;  // [N, in]
-    const torch::Tensor xa = torch::mm(xd2, lora_a.to(dtype).t());                // [N, r]
+    const torch::Tensor x2 = x.reshape({-1, in});  // [N, in]
+    const torch::Tensor xd2 = hashed           ? hashed_dropout(x2.contiguous(), seed, dropout_p)
+                              : mask.defined() ? x2 * mask.reshape({-1, in})
+                                               : x2;                // [N, in]
+    const torch::Tensor xa = torch::mm(xd2, lora_a.to(dtype).t());  // [N, r]
     base.view({-1, out}).addmm_(xa, lora_b.to(dtype).t(), /*beta=*/1, /*alpha=*/scale);
 
     // needs_input_grad is not usable here (no edges exist when nothing requires grad).
@@ -92,6 +100,7 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["dropout_p"] = dropout_p;
     if (generator_state.defined()) ctx->saved_data["generator_state"] = generator_state;
+    if (hashed) ctx->saved_data["dropout_seed"] = static_cast<int64_t>(seed);  // the same bits
     return base;
   }
 
@@ -105,10 +114,14 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
     const bool need_a = ctx->needs_input_grad(kA);
     const bool need_b = ctx->needs_input_grad(kB);
 
-    // The mask: saved, or drawn again from a generator of the same kind, set to the state the
-    // forward's draw started from (the device's own generator is not touched).
+    // The mask: by hash from the forward's seed (never made), saved, or drawn again from a
+    // generator of the same kind, set to the state the forward's draw started from (the
+    // device's own generator is not touched).
+    const bool hashed = ctx->saved_data.count("dropout_seed") > 0;
+    const auto seed =
+        hashed ? static_cast<uint64_t>(ctx->saved_data["dropout_seed"].toInt()) : uint64_t{0};
     torch::Tensor mask = saved[1];
-    if (dropout_p > 0 && (need_x || need_a)) {
+    if (dropout_p > 0 && !hashed && (need_x || need_a)) {
       at::Generator device_generator = at::globalContext().defaultGenerator(x.device());
       at::Generator replay;
       {
@@ -131,7 +144,9 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
       const torch::Tensor gb_s = torch::mm(g, b).mul_(scale);  // s gB [N, r]
       if (need_x) {
         dx = torch::mm(g, weight.to(dtype));  // g W [N, in]
-        if (mask.defined()) {
+        if (hashed) {
+          hashed_dropout_accumulate(dx, torch::mm(gb_s, a), seed, dropout_p);  // + (s gB A) ⊙ m
+        } else if (mask.defined()) {
           dx.addcmul_(torch::mm(gb_s, a), mask.reshape({-1, in}));  // + (s gB A) ⊙ mask
         } else {
           dx.addmm_(gb_s, a);  // + s gB A
@@ -140,7 +155,9 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
       }
       if (need_a) {
         const torch::Tensor x2 = x.reshape({-1, in});
-        const torch::Tensor xd2 = mask.defined() ? x2 * mask.reshape({-1, in}) : x2;
+        const torch::Tensor xd2 = hashed ? hashed_dropout(x2.contiguous(), seed, dropout_p)
+                                  : mask.defined() ? x2 * mask.reshape({-1, in})
+                                                   : x2;
         da = torch::mm(gb_s.t(), xd2).to(lora_a.scalar_type());  // s gB^T x_drop [r, in]
       }
     }
