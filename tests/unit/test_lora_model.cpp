@@ -82,7 +82,7 @@ TEST_CASE("regex targets: nested quantifiers match at once, oversized patterns a
   config.target_regex = R"((.*)*(.*)*(.*)*_projx)";  // exponential for a backtracking matcher
   REQUIRE_THROWS_WITH(lora::targeted_modules(tiny(), config, "test"),
                       Catch::Contains("select no layer"));
-  config.target_regex = R"(model\.layers\.\d{1,2}\.mlp\..{4}_proj)";  // small counts are fine
+  config.target_regex = R"(model\.layers\.\d{1,2}\.mlp\..{4}_proj)";        // small counts are fine
   REQUIRE(lora::targeted_modules(tiny(), config, "test").size() == 2 * 2);  // gate, down
   config.target_regex = "x{8888888888888888888}";
   REQUIRE_THROWS_WITH(lora::targeted_modules(tiny(), config, "test"),
