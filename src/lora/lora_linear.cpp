@@ -64,11 +64,12 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
                                const std::optional<torch::Tensor>& mask_opt, double dropout_p) {
     const torch::Tensor bias = bias_opt.value_or(torch::Tensor());
     torch::Tensor dropout_mask = mask_opt.value_or(torch::Tensor());
+    TORCH_CHECK(dropout_p == 0 || !dropout_mask.defined(),
+                "lora_linear: a mask and dropout_p both given");
     torch::Tensor generator_state;  // [bytes] uint8, with dropout_p > 0 drawn by bernoulli_
     const bool hashed = dropout_p > 0 && hashed_dropout_fused(x);
     const uint64_t seed = hashed ? draw_dropout_seed() : 0;
     if (dropout_p > 0 && !hashed) {
-      TORCH_CHECK(!dropout_mask.defined(), "lora_linear: a mask and dropout_p both given");
       at::Generator generator = at::globalContext().defaultGenerator(x.device());
       {
         std::lock_guard<std::mutex> lock(generator.mutex());
