@@ -15,8 +15,11 @@ if [ "${1:-}" = --sanitize ]; then
   shift
   "$root/scripts/build.sh" --build-dir "$root/build-asan" -DZILI_SANITIZE=address,undefined
   # UBSan stops at its first report, as ASan does; LeakSanitizer is off: libtorch and
-  # sentencepiece keep their global state until exit by design.
-  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=0
+  # sentencepiece keep their global state until exit by design. A report exits 97 (UBSan) or
+  # 98 (ASan), never 1, so that a command an e2e test expects to fail (exit 1 and one line on
+  # stderr) fails that test too.
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=97
+  export ASAN_OPTIONS=detect_leaks=0:exitcode=98
   cd "$root/build-asan" && exec ctest --output-on-failure -j "$(nproc)" -L "unit|e2e" "$@"
 fi
 "$root/scripts/build.sh"
