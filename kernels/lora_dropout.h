@@ -11,7 +11,9 @@
 //   keep_i  = (h_i >> 8) >= round(p 2^24)              (probability 1 - p, to 2^-25)
 //   m_i     = keep_i ? 1 / (1 - p) : 0,  1 / (1 - p) rounded to the tensor's dtype
 // x, out, dx, t: the same sizes, contiguous, on one CUDA device, float32, bfloat16 or float16
-// (all the same); products in float32, each result rounded once. 0 <= p < 1.
+// (all the same); products in float32, each result rounded once. 0 <= p < 1. A dropped element
+// is 0 (forward) or left alone (backward) even where x or t is inf or NaN, which x * 0 would
+// turn into NaN: the one difference from the reference.
 #pragma once
 
 #include <cstdint>

