@@ -10,22 +10,13 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cmath>
 
 #include "kernels/element_type.cuh"
+#include "kernels/elementwise.cuh"
 
 namespace zili::kernels {
 namespace {
-
-constexpr int kThreads = 256;
-
-// Blocks for a grid-stride loop over n > 0 elements: one element a thread, capped at 32 blocks
-// of kThreads per SM.
-unsigned blocks_for(int64_t n) {
-  const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
-  return static_cast<unsigned>(std::min<int64_t>((n + kThreads - 1) / kThreads, 32 * sms));
-}
 
 // lowbias32: a 32-bit integer hash whose output bits each flip with probability ~1/2 when any
 // input bit flips (C. Wellons, 2018).
@@ -63,7 +54,8 @@ __global__ void lora_dropout_kernel(const T* __restrict__ x, T* __restrict__ out
 template <typename T>
 void launch_lora_dropout(const T* x, T* out, int64_t n, uint64_t seed, uint32_t threshold,
                          float scale, cudaStream_t stream) {
-  lora_dropout_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(x, out, n, seed, threshold, scale);
+  lora_dropout_kernel<T><<<elementwise_blocks(n), kElementwiseThreads, 0, stream>>>(
+      x, out, n, seed, threshold, scale);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -88,7 +80,7 @@ template <typename T>
 void launch_lora_dropout_accumulate(T* dx, const T* t, int64_t n, uint64_t seed, uint32_t threshold,
                                     float scale, cudaStream_t stream) {
   lora_dropout_accumulate_kernel<T>
-      <<<blocks_for(n), kThreads, 0, stream>>>(dx, t, n, seed, threshold, scale);
+      <<<elementwise_blocks(n), kElementwiseThreads, 0, stream>>>(dx, t, n, seed, threshold, scale);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -96,30 +88,6 @@ void launch_lora_dropout_accumulate(T* dx, const T* t, int64_t n, uint64_t seed,
 // p in [0, 1).
 void check_p(const char* op, double p) {
   TORCH_CHECK(p >= 0 && p < 1, op, ": p expected in [0, 1), got ", p);
-}
-
-// `name` [...]: defined, on CUDA, a kernel dtype, contiguous.
-void check_first(const char* op, const char* name, const at::Tensor& t) {
-  TORCH_CHECK(t.defined(), op, ": ", name, " is undefined");
-  TORCH_CHECK(t.is_cuda(), op, ": ", name, " expected on a CUDA device, got ", t.device());
-  TORCH_CHECK(is_kernel_dtype(t.scalar_type()), op, ": ", name,
-              " expected float32, bfloat16 or float16, got ", t.scalar_type());
-  TORCH_CHECK(t.is_contiguous(), op, ": ", name, " expected contiguous, got strides ", t.strides());
-}
-
-// `t` like `first`: its sizes, dtype and device, contiguous, and no memory shared with it.
-void check_like(const char* op, const char* name, const at::Tensor& t, const char* first_name,
-                const at::Tensor& first) {
-  TORCH_CHECK(t.defined(), op, ": ", name, " is undefined");
-  TORCH_CHECK(t.device() == first.device(), op, ": ", name, " expected on ", first.device(), " (",
-              first_name, "), got ", t.device());
-  TORCH_CHECK(t.scalar_type() == first.scalar_type(), op, ": ", name, " expected ",
-              first.scalar_type(), " (", first_name, "), got ", t.scalar_type());
-  TORCH_CHECK(t.sizes() == first.sizes(), op, ": ", name, " expected ", first.sizes(), " (",
-              first_name, "), got ", t.sizes());
-  TORCH_CHECK(t.is_contiguous(), op, ": ", name, " expected contiguous, got strides ", t.strides());
-  TORCH_CHECK(!t.is_alias_of(first), op, ": ", name, " expected apart from ", first_name,
-              ", got a tensor sharing its memory");
 }
 
 // round(p 2^24): an element is kept when the top 24 bits of its hash reach this.
@@ -138,8 +106,9 @@ float rounded_scale(double p) {
 void lora_dropout_out(at::Tensor& out, const at::Tensor& x, uint64_t seed, double p) {
   constexpr const char* op = "lora_dropout";
   check_p(op, p);
-  check_first(op, "x", x);
-  check_like(op, "out", out, "x", x);
+  check_elementwise_first(op, "x", x);
+  check_elementwise_like(op, "out", out, "x", x);
+  check_apart(op, "out", out, "x", x);
   const int64_t n = x.numel();
   if (n == 0) return;
 
@@ -153,7 +122,7 @@ void lora_dropout_out(at::Tensor& out, const at::Tensor& x, uint64_t seed, doubl
 }
 
 at::Tensor lora_dropout(const at::Tensor& x, uint64_t seed, double p) {
-  check_first("lora_dropout", "x", x);
+  check_elementwise_first("lora_dropout", "x", x);
   at::Tensor out = at::empty(x.sizes(), x.options());
   lora_dropout_out(out, x, seed, p);
   return out;
@@ -162,8 +131,9 @@ at::Tensor lora_dropout(const at::Tensor& x, uint64_t seed, double p) {
 void lora_dropout_accumulate(at::Tensor& dx, const at::Tensor& t, uint64_t seed, double p) {
   constexpr const char* op = "lora_dropout_accumulate";
   check_p(op, p);
-  check_first(op, "dx", dx);
-  check_like(op, "t", t, "dx", dx);
+  check_elementwise_first(op, "dx", dx);
+  check_elementwise_like(op, "t", t, "dx", dx);
+  check_apart(op, "t", t, "dx", dx);
   const int64_t n = dx.numel();
   if (n == 0) return;
 

@@ -10,21 +10,12 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <cuda_runtime.h>
 
-#include <algorithm>
 
 #include "kernels/element_type.cuh"
+#include "kernels/elementwise.cuh"
 
 namespace zili::kernels {
 namespace {
-
-constexpr int kThreads = 256;
-
-// Blocks for a grid-stride loop over n > 0 elements: one element a thread, capped at 32 blocks
-// of kThreads per SM (four times what an SM holds at once: every SM busy, a large tensor loops).
-unsigned blocks_for(int64_t n) {
-  const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
-  return static_cast<unsigned>(std::min<int64_t>((n + kThreads - 1) / kThreads, 32 * sms));
-}
 
 // --- forward ------------------------------------------------------------------------------
 // SwiGLU (Shazeer, 2020, "GLU Variants Improve Transformer"), the MLP of Llama:
@@ -43,7 +34,8 @@ __global__ void swiglu_forward_kernel(const T* __restrict__ gate, const T* __res
 
 template <typename T>
 void launch_swiglu_forward(const T* gate, const T* up, T* h, int64_t n, cudaStream_t stream) {
-  swiglu_forward_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(gate, up, h, n);
+  swiglu_forward_kernel<T>
+      <<<elementwise_blocks(n), kElementwiseThreads, 0, stream>>>(gate, up, h, n);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -74,47 +66,18 @@ __global__ void swiglu_backward_kernel(const T* __restrict__ dh, const T* __rest
 template <typename T>
 void launch_swiglu_backward(const T* dh, const T* gate, const T* up, T* dgate, T* dup, int64_t n,
                             cudaStream_t stream) {
-  swiglu_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(dh, gate, up, dgate, dup, n);
+  swiglu_backward_kernel<T>
+      <<<elementwise_blocks(n), kElementwiseThreads, 0, stream>>>(dh, gate, up, dgate, dup, n);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
-}
-
-// --- wrappers -----------------------------------------------------------------------------
-// gate [..., F]: on CUDA, a kernel dtype, contiguous.
-void check_gate(const char* op, const at::Tensor& gate) {
-  TORCH_CHECK(gate.defined(), op, ": gate is undefined");
-  TORCH_CHECK(gate.is_cuda(), op, ": gate expected on a CUDA device, got ", gate.device());
-  TORCH_CHECK(is_kernel_dtype(gate.scalar_type()), op,
-              ": gate expected float32, bfloat16 or float16, got ", gate.scalar_type());
-  TORCH_CHECK(gate.is_contiguous(), op, ": gate expected contiguous, got strides ", gate.strides());
-}
-
-// `t` like gate: its sizes, dtype and device, contiguous.
-void check_like_gate(const char* op, const char* name, const at::Tensor& t,
-                     const at::Tensor& gate) {
-  TORCH_CHECK(t.defined(), op, ": ", name, " is undefined");
-  TORCH_CHECK(t.device() == gate.device(), op, ": ", name, " expected on ", gate.device(),
-              " (gate), got ", t.device());
-  TORCH_CHECK(t.scalar_type() == gate.scalar_type(), op, ": ", name, " expected ",
-              gate.scalar_type(), " (gate), got ", t.scalar_type());
-  TORCH_CHECK(t.sizes() == gate.sizes(), op, ": ", name, " expected ", gate.sizes(),
-              " (gate), got ", t.sizes());
-  TORCH_CHECK(t.is_contiguous(), op, ": ", name, " expected contiguous, got strides ", t.strides());
-}
-
-// An output (the kernels' pointers are __restrict__) shares no memory with an input.
-void check_apart(const char* op, const char* out_name, const at::Tensor& out, const char* in_name,
-                 const at::Tensor& in) {
-  TORCH_CHECK(!out.is_alias_of(in), op, ": ", out_name, " expected apart from ", in_name,
-              ", got a tensor sharing its memory");
 }
 
 }  // namespace
 
 void swiglu_forward_out(at::Tensor& h, const at::Tensor& gate, const at::Tensor& up) {
   constexpr const char* op = "swiglu_forward";
-  check_gate(op, gate);
-  check_like_gate(op, "up", up, gate);
-  check_like_gate(op, "h", h, gate);
+  check_elementwise_first(op, "gate", gate);
+  check_elementwise_like(op, "up", up, "gate", gate);
+  check_elementwise_like(op, "h", h, "gate", gate);
   check_apart(op, "h", h, "gate", gate);
   check_apart(op, "h", h, "up", up);
   const int64_t n = gate.numel();
@@ -129,7 +92,7 @@ void swiglu_forward_out(at::Tensor& h, const at::Tensor& gate, const at::Tensor&
 }
 
 at::Tensor swiglu_forward(const at::Tensor& gate, const at::Tensor& up) {
-  check_gate("swiglu_forward", gate);
+  check_elementwise_first("swiglu_forward", "gate", gate);
   at::Tensor h = at::empty(gate.sizes(), gate.options());
   swiglu_forward_out(h, gate, up);
   return h;
@@ -138,14 +101,14 @@ at::Tensor swiglu_forward(const at::Tensor& gate, const at::Tensor& up) {
 void swiglu_backward_out(at::Tensor& dgate, at::Tensor& dup, const at::Tensor& dh,
                          const at::Tensor& gate, const at::Tensor& up) {
   constexpr const char* op = "swiglu_backward";
-  check_gate(op, gate);
-  check_like_gate(op, "up", up, gate);
-  check_like_gate(op, "dh", dh, gate);
+  check_elementwise_first(op, "gate", gate);
+  check_elementwise_like(op, "up", up, "gate", gate);
+  check_elementwise_like(op, "dh", dh, "gate", gate);
   TORCH_CHECK(dgate.defined() || dup.defined(), op,
               ": expected dgate, dup or both to compute, got neither");
   const auto check_output = [&](const char* name, const at::Tensor& out) {
     if (!out.defined()) return;  // not wanted
-    check_like_gate(op, name, out, gate);
+    check_elementwise_like(op, name, out, "gate", gate);
     check_apart(op, name, out, "dh", dh);
     check_apart(op, name, out, "gate", gate);
     check_apart(op, name, out, "up", up);
@@ -168,7 +131,7 @@ void swiglu_backward_out(at::Tensor& dgate, at::Tensor& dup, const at::Tensor& d
 
 SwigluBackward swiglu_backward(const at::Tensor& dh, const at::Tensor& gate, const at::Tensor& up,
                                bool with_dgate, bool with_dup) {
-  check_gate("swiglu_backward", gate);
+  check_elementwise_first("swiglu_backward", "gate", gate);
   SwigluBackward out{with_dgate ? at::empty(gate.sizes(), gate.options()) : at::Tensor(),
                      with_dup ? at::empty(gate.sizes(), gate.options()) : at::Tensor()};
   swiglu_backward_out(out.dgate, out.dup, dh, gate, up);

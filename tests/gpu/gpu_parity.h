@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <limits>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -33,6 +34,17 @@ inline double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
   const double denom = b64.abs().max().item<double>();
   REQUIRE(denom > 0);
   return (a64 - b64).abs().max().item<double>() / denom;
+}
+
+// The sizes the elementwise kernels (swiglu, lora_dropout) are checked at: from one element to
+// more than the grid holds threads, so that threads loop.
+inline std::vector<std::vector<int64_t>> elementwise_test_shapes() {
+  return {
+      {1},             // one element
+      {7, 11},         // a partial block
+      {2, 9, 1376},    // [B, T, F]
+      {3, 1000, 1001}  // 3M elements: more than 32 blocks per SM of 256 threads, so they loop
+  };
 }
 
 // NaN everywhere, laid out like t (full_like keeps a dense tensor's strides).

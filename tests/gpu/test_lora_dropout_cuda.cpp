@@ -28,15 +28,6 @@ using namespace zili::gpu_tests;
 
 namespace {
 
-std::vector<std::vector<int64_t>> shapes() {
-  return {
-      {1},              // one element
-      {7, 11},          // a partial block
-      {2, 9, 1376},     // [B, T, in]
-      {3, 1000, 1001},  // 3M elements: more than 32 blocks per SM of 256 threads, so they loop
-  };
-}
-
 constexpr uint64_t kSeed = 0x0123456789abcdefULL;
 
 torch::Tensor randn_cuda(const std::vector<int64_t>& sizes, torch::Dtype dtype) {
@@ -48,7 +39,7 @@ torch::Tensor randn_cuda(const std::vector<int64_t>& sizes, torch::Dtype dtype) 
 TEST_CASE("lora_dropout drops the reference's elements and scales the rest", "[gpu][dropout]") {
   torch::manual_seed(1);
   for (const Tolerance& tol : kTolerances) {
-    for (const auto& sizes : shapes()) {
+    for (const auto& sizes : elementwise_test_shapes()) {
       for (const double p : {0.05, 0.5}) {
         INFO("sizes " << at::IntArrayRef(sizes) << ", " << tol.dtype << ", p " << p);
         const torch::Tensor x = randn_cuda(sizes, tol.dtype);
@@ -69,7 +60,7 @@ TEST_CASE("lora_dropout_accumulate adds t through the mask and leaves dropped el
           "[gpu][dropout]") {
   torch::manual_seed(2);
   for (const Tolerance& tol : kTolerances) {
-    for (const auto& sizes : shapes()) {
+    for (const auto& sizes : elementwise_test_shapes()) {
       INFO("sizes " << at::IntArrayRef(sizes) << ", " << tol.dtype);
       const double p = 0.3;
       const torch::Tensor dx0 = randn_cuda(sizes, tol.dtype), t = randn_cuda(sizes, tol.dtype);

@@ -29,15 +29,6 @@ using namespace zili::gpu_tests;
 
 namespace {
 
-std::vector<std::vector<int64_t>> shapes() {
-  return {
-      {1},             // one element
-      {7, 11},         // a partial block
-      {2, 9, 1376},    // [B, T, F]
-      {3, 1000, 1001}  // 3M elements: more than 32 blocks per SM of 256 threads, so they loop
-  };
-}
-
 // Fresh random inputs on the GPU: gate with deviation 4 (sigmoid from ~0 to ~1), up, dh.
 struct Inputs {
   torch::Tensor gate, up, dh;
@@ -69,7 +60,7 @@ struct Reference {
 TEST_CASE("fused swiglu forward equals the reference", "[gpu][swiglu]") {
   uint64_t seed = 1;
   for (const Tolerance& tol : kTolerances) {
-    for (const auto& sizes : shapes()) {
+    for (const auto& sizes : elementwise_test_shapes()) {
       INFO("sizes " << at::IntArrayRef(sizes) << ", " << tol.dtype);
       const Inputs in(sizes, tol.dtype, seed++);
       torch::Tensor h = poisoned_like(in.gate);
@@ -84,7 +75,7 @@ TEST_CASE("fused swiglu forward equals the reference", "[gpu][swiglu]") {
 TEST_CASE("fused swiglu backward equals the reference's autograd", "[gpu][swiglu]") {
   uint64_t seed = 100;
   for (const Tolerance& tol : kTolerances) {
-    for (const auto& sizes : shapes()) {
+    for (const auto& sizes : elementwise_test_shapes()) {
       INFO("sizes " << at::IntArrayRef(sizes) << ", " << tol.dtype);
       const Inputs in(sizes, tol.dtype, seed++);
       torch::Tensor dgate = poisoned_like(in.gate), dup = poisoned_like(in.up);

@@ -13,17 +13,14 @@
 #include "model/fused.h"
 #include "model/rope.h"
 #include "model/swiglu.h"
+#include "rel_err.h"
 
 using namespace zili::model;
 using Catch::Contains;
 
-namespace {
+using zili::test::rel_err;
 
-// max |a - b| over max |b|.
-double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
-  REQUIRE(a.sizes() == b.sizes());
-  return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
-}
+namespace {
 
 std::pair<torch::Tensor, torch::Tensor> halves(const torch::Tensor& t) {
   const int64_t half = t.size(-1) / 2;

@@ -10,26 +10,19 @@
 
 #include "lora/lora_linear.h"
 #include "model/llama.h"
+#include "rel_err.h"
 
 using zili::lora::lora_linear;
 using zili::lora::lora_linear_reference;
 using zili::lora::lora_linear_with_dropout;
 using zili::lora::LoraAdapter;
 
+using zili::test::rel_err;
+
 namespace {
 
 constexpr int64_t kIn = 13, kOut = 7, kRank = 3;
 constexpr double kScale = 16.0 / kRank;  // alpha / r with alpha = 16
-
-// max |a - b| / max |b|: the relative error of a against the reference b.
-double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
-  REQUIRE(a.defined());
-  REQUIRE(b.defined());
-  REQUIRE(a.sizes() == b.sizes());
-  const double denom = b.abs().max().item<double>();
-  REQUIRE(denom > 0);
-  return (a - b).abs().max().item<double>() / denom;
-}
 
 // Fresh random float64 inputs: x [2, 5, in], W [out, in], b [out], A [r, in], B [out, r]
 // (B non-zero, unlike LoRA's initialisation, so every gradient term is exercised).

@@ -9,24 +9,17 @@
 #include "lora/lora_linear.h"
 #include "lora/lora_shared_input.h"
 #include "model/llama.h"
+#include "rel_err.h"
 
 using zili::lora::lora_linear_reference;
 using zili::lora::lora_linear_shared_input;
 using zili::lora::LoraAdapter;
 
+using zili::test::rel_err;
+
 namespace {
 
 constexpr int64_t kIn = 11;
-
-// max |a - b| / max |b|: the relative error of a against the reference b.
-double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
-  REQUIRE(a.defined());
-  REQUIRE(b.defined());
-  REQUIRE(a.sizes() == b.sizes());
-  const double denom = b.abs().max().item<double>();
-  REQUIRE(denom > 0);
-  return (a - b).abs().max().item<double>() / denom;
-}
 
 // Three layers as q/k/v of a GQA attention (out 8, 4, 4) with ranks 3, 2, 5 and scales of their
 // own; random float64 weights, biases on the first and last only, B non-zero so that every
