@@ -55,9 +55,8 @@ torch::Tensor hashed_dropout_keep(const torch::Tensor& indices, uint64_t seed, d
 
 torch::Tensor hashed_dropout_mask(at::IntArrayRef sizes, uint64_t seed, double p,
                                   const torch::TensorOptions& options) {
-  int64_t numel = 1;
-  for (const int64_t s : sizes) numel *= s;
-  const torch::Tensor indices = torch::arange(numel, options.dtype(torch::kInt64)).view(sizes);
+  const torch::Tensor indices =
+      torch::arange(c10::multiply_integers(sizes), options.dtype(torch::kInt64)).view(sizes);
   const double scale = static_cast<float>(1.0 / (1.0 - p));  // rounded to float32 first
   return hashed_dropout_keep(indices, seed, p).to(options.dtype()).mul_(scale);
 }
