@@ -24,7 +24,8 @@ die() { echo "bundle-deps: $*" >&2; exit 1; }
 
 # The -dev packages (headers, .so links, .pc, CMake configs); their shared libraries and those
 # libraries' own non-system dependencies are added below.
-dev_packages=(libsentencepiece-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev catch2)
+dev_packages=(libsentencepiece-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev catch2
+  libonig-dev libutf8proc-dev)
 # What every Linux machine has: glibc, libstdc++, libgcc (never copied).
 system_libs='^(linux-vdso|ld-linux[-a-z0-9_]*|libc|libm|libdl|libpthread|librt|libutil|libresolv|libstdc\+\+|libgcc_s)\.so'
 # Catch2WithMain (a 1.7 MB static library and its import file): zili's tests have their own main.

@@ -10,7 +10,7 @@ source "$here/env.sh"
 
 debian_packages=(build-essential cmake ninja-build pkg-config python3-venv
   libsentencepiece-dev sentencepiece libcli11-dev libspdlog-dev nlohmann-json3-dev catch2
-  clang-14 libclang-rt-14-dev)
+  clang-14 libclang-rt-14-dev libonig-dev libutf8proc-dev)
 
 missing=()
 for p in "${debian_packages[@]}"; do
@@ -32,3 +32,16 @@ if [ ! -f "$ZILI_VENV/.complete" ]; then
   "$ZILI_VENV/bin/python" -m pip install -q -r "$here/requirements.txt"
   touch "$ZILI_VENV/.complete"
 fi
+
+# Reference files the peer tests read, fetched once from PyPI into the cache (never the clone):
+# mistral-common's wheel carries Mistral's real tokenizers (tekken, 131k tokens); llama-cpp-python's
+# source package carries llama.cpp (its vocabulary test files, its chat templates).
+assets="$ZILI_CACHE/assets"
+for spec in mistral-common==1.13.1 llama-cpp-python==0.3.36; do
+  [ -f "$assets/.$spec" ] && continue
+  echo "setup: fetching $spec into $assets"
+  mkdir -p "$assets"
+  "$ZILI_VENV/bin/python" -m pip download -q --no-deps --no-binary llama-cpp-python \
+    -d "$assets" "$spec" >/dev/null
+  touch "$assets/.$spec"
+done
