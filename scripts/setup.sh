@@ -41,7 +41,15 @@ for spec in mistral-common==1.13.1 llama-cpp-python==0.3.36; do
   [ -f "$assets/.$spec" ] && continue
   echo "setup: fetching $spec into $assets"
   mkdir -p "$assets"
-  "$ZILI_VENV/bin/python" -m pip download -q --no-deps --no-binary llama-cpp-python \
-    -d "$assets" "$spec" >/dev/null
-  touch "$assets/.$spec"
+  # A source package's metadata is built in a throw-away environment that pip fills from PyPI;
+  # that step has failed once here for no lasting reason, so it gets three tries.
+  for try in 1 2 3; do
+    if "$ZILI_VENV/bin/python" -m pip download -q --no-deps --no-binary llama-cpp-python \
+      -d "$assets" "$spec" >"$assets/fetch.log" 2>&1; then
+      touch "$assets/.$spec"
+      break
+    fi
+    [ "$try" = 3 ] && { cat "$assets/fetch.log" >&2; echo "setup: could not fetch $spec from PyPI" >&2; exit 1; }
+    sleep 5
+  done
 done
