@@ -20,8 +20,8 @@ void add_dpo_command(CLI::App& root) {
   add_train_flags(*cmd, *flags);
   add_preference_flags(*cmd, options->loss, options->settings);
   cmd->add_option("--chat-template", options->chat_template,
-                  "llama2, mistral, chatml, zephyr, alpaca, plain, or auto (from "
-                  "tokenizer_config.json)");
+                  "auto (the model's own Jinja template), a FILE.jinja, or a "
+                  "built-in: llama2, mistral, chatml, zephyr, alpaca, plain");
   cmd->add_flag("--precompute-ref", options->precompute_ref,
                 "Compute every reference log-prob before training and keep them in "
                 "RUN/reference_logps.safetensors (reused on --resume)");

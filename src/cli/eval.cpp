@@ -61,8 +61,9 @@ std::vector<Example> read_sft_lines(const std::string& path, const data::Tokeniz
                                     const EvalOptions& options, int64_t max_positions) {
   data::SftDataOptions sft;
   const train::ChatTemplateChoice choice =
-      train::resolve_chat_template(options.chat_template, options.model.model_dir);
+      train::resolve_chat_template(options.chat_template, options.model.model_dir, tokenizer);
   sft.chat_template = choice.chat_template;
+  sft.model_template = choice.model_template;
   sft.max_length = max_positions;
   sft.drop_overlong = true;
   data::SftDataset set = data::read_sft_data(path, tokenizer, sft);
@@ -191,7 +192,8 @@ void add_eval_command(CLI::App& root) {
                   "completion tokens scored), or preference pairs (prompt/chosen/rejected)")
       ->required();
   cmd->add_option("--chat-template", options->chat_template,
-                  "For chat lines: llama2, mistral, chatml, zephyr, alpaca, plain or auto")
+                  "For chat lines: auto (the model's own Jinja template), a FILE.jinja, or a "
+                  "built-in: llama2, mistral, chatml, zephyr, alpaca, plain")
       ->capture_default_str();
   cmd->add_option("--out", options->out, "Write one JSON record per line to this file");
   cmd->add_flag("--per-token", options->per_token,

@@ -32,10 +32,11 @@ bool is_preference_file(const std::string& path) {
 
 void run_preference_eval(const PreferenceEvalOptions& options) {
   const Checkpoint checkpoint = open_checkpoint(options.model);
-  const train::ChatTemplateChoice choice =
-      train::resolve_chat_template(options.chat_template, options.model.model_dir);
+  const train::ChatTemplateChoice choice = train::resolve_chat_template(
+      options.chat_template, options.model.model_dir, checkpoint.tokenizer);
   data::PreferenceDataOptions read;
   read.chat_template = choice.chat_template;
+  read.model_template = choice.model_template;
   read.max_length = checkpoint.config.max_position_embeddings;
   const data::PreferenceDataset set =
       data::read_preference_data(options.data, checkpoint.tokenizer, read);

@@ -12,6 +12,7 @@
 #include "cli/model_flags.h"
 #include "data/chat_template.h"
 #include "data/sft_data.h"
+#include "data/template_tokenize.h"
 #include "model/sampling.h"
 #include "train/run_setup.h"
 #include "util/error.h"
@@ -47,8 +48,16 @@ PromptIds prompt_ids(const GenerateOptions& options, const data::Tokenizer& toke
     return {tokenizer.encode(options.prompt), {}};
   }
   const train::ChatTemplateChoice choice =
-      train::resolve_chat_template(options.chat_template, options.model.model_dir);
+      train::resolve_chat_template(options.chat_template, options.model.model_dir, tokenizer);
   train::log_chat_template(choice);
+  if (choice.model_template) {
+    nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+    if (!options.system.empty())
+      messages.push_back({{"role", "system"}, {"content", options.system}});
+    messages.push_back({{"role", "user"}, {"content", options.prompt}});
+    return {tokenizer.encode_rendered(choice.model_template->render_text(messages, true)),
+            data::template_end_of_turn_ids(*choice.model_template, tokenizer)};
+  }
   std::vector<data::Message> messages;
   if (!options.system.empty()) messages.push_back({"system", options.system});
   messages.push_back({"user", options.prompt});
@@ -111,7 +120,7 @@ void run_generate(const GenerateOptions& options) {
          config.max_position_embeddings);
   const int64_t new_tokens = std::min<int64_t>(options.max_new_tokens, room);
   std::vector<int64_t> stops = config.eos_token_ids;
-  if (tokenizer.eos_id() >= 0) stops.push_back(tokenizer.eos_id());
+  stops.insert(stops.end(), tokenizer.stop_ids().begin(), tokenizer.stop_ids().end());
   stops.insert(stops.end(), prompt_and_stops.extra_stops.begin(),
                prompt_and_stops.extra_stops.end());
   model::LlamaForCausalLM model = load_weights(options.model, config);
@@ -157,8 +166,8 @@ void add_generate_command(CLI::App& root) {
                 "end of the reply");
   cmd->add_option("--system", options->system, "With --chat: a system message before it");
   cmd->add_option("--chat-template", options->chat_template,
-                  "With --chat: llama2, mistral, chatml, zephyr, alpaca, plain or auto (from "
-                  "tokenizer_config.json)")
+                  "With --chat: auto (the model's own Jinja template), a FILE.jinja, or a "
+                  "built-in: llama2, mistral, chatml, zephyr, alpaca, plain")
       ->capture_default_str();
   cmd->add_option("--max-new-tokens", options->max_new_tokens, "Most tokens to generate")
       ->capture_default_str();

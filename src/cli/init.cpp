@@ -8,7 +8,7 @@
 
 #include "cli/commands.h"
 #include "data/chat_template.h"
-#include "data/tokenizer.h"
+#include "data/tokenizer_files.h"
 #include "io/checkpoint_tensors.h"
 #include "model/presets.h"
 #include "model/random_init.h"

@@ -3,10 +3,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "cli/commands.h"
+#include "data/tokenizer.h"
 #include "io/checkpoint_tensors.h"
 #include "model/config.h"
+#include "train/run_setup.h"
 #include "util/error.h"
 
 namespace zili::cli {
@@ -54,6 +57,34 @@ void print_lora_estimate(const model::ModelConfig& c, double weight_bytes) {
               human_bytes(weight_bytes + adapter_bytes + activation_bytes).c_str());
 }
 
+// Which tokenizer and chat template sft, dpo, eval and generate will use, as they pick them.
+void print_tokenizer(const std::string& dir) {
+  std::optional<data::Tokenizer> tokenizer;
+  try {
+    tokenizer = data::Tokenizer::load_dir(dir);
+  } catch (const Error& e) {
+    std::printf("  tokenizer         none usable: %s\n", e.what());
+    return;
+  }
+  std::printf("  tokenizer         %s\n", tokenizer->describe().c_str());
+  auto name = [&](int64_t id) {
+    return id >= 0 ? fmt::format("{} ({})", tokenizer->piece(id), id) : std::string("none");
+  };
+  std::string stops;
+  for (const int64_t id : tokenizer->stop_ids())
+    stops += fmt::format("{}{}", stops.empty() ? "" : ", ", name(id));
+  std::printf("  special tokens    bos %s, eos %s, pad %s; generation stops at %s\n",
+              name(tokenizer->bos_id()).c_str(), name(tokenizer->eos_id()).c_str(),
+              name(tokenizer->pad_id()).c_str(), stops.empty() ? "none" : stops.c_str());
+  try {
+    const train::ChatTemplateChoice choice = train::resolve_chat_template("auto", dir, *tokenizer);
+    std::printf("  %-17s %s\n", "chat template",
+                choice.note.substr(choice.note.find(':') + 2).c_str());
+  } catch (const Error& e) {
+    std::printf("  chat template     unusable: %s\n", e.what());
+  }
+}
+
 void run_inspect(const std::string& dir) {
   if (!std::filesystem::is_directory(dir))
     fail("{}: no such folder (give a Hugging Face checkpoint folder)", dir);
@@ -82,6 +113,7 @@ void run_inspect(const std::string& dir) {
   std::printf("  context           %lld positions, RoPE theta %g, scaling %s\n",
               static_cast<long long>(c.max_position_embeddings), c.rope_theta,
               c.rope_scaling.type.c_str());
+  print_tokenizer(dir);
   if (c.sliding_window)
     std::printf("  sliding window    %lld\n", static_cast<long long>(*c.sliding_window));
   std::printf("  parameters        %s (%.0f)\n", human_count(parameters).c_str(), parameters);

@@ -16,8 +16,8 @@ void add_sft_command(CLI::App& root) {
       "Supervised fine-tuning (LoRA, or --full) on JSONL: text, prompt/completion or messages");
   add_train_flags(*cmd, *flags);
   cmd->add_option("--chat-template", options->chat_template,
-                  "llama2, mistral, chatml, zephyr, alpaca, plain, or auto (from "
-                  "tokenizer_config.json)");
+                  "auto (the model's own Jinja template), a FILE.jinja, or a "
+                  "built-in: llama2, mistral, chatml, zephyr, alpaca, plain");
   cmd->add_flag("--packing", options->packing,
                 "Pack several examples into each row of --max-length tokens (attention kept "
                 "inside each example)");

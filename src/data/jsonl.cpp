@@ -61,6 +61,7 @@ void for_each_jsonl_line(const std::string& path, const std::function<void(Jsonl
     if (text.find_first_not_of(" \t") == std::string::npos) continue;
     line.object = nullptr;
     line.error.clear();
+    line.text = text;
     if (const int64_t at = invalid_utf8_byte(text)) {
       line.error = fmt::format("invalid UTF-8 at byte {}", at);
     } else {

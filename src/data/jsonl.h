@@ -17,6 +17,7 @@ struct JsonlLine {
   int64_t number = 0;     // 1-based line number in the file
   nlohmann::json object;  // a JSON object when error is empty
   std::string error;
+  std::string text;  // the line as read (a chat template re-reads it in key order)
 };
 
 // Calls visit(line) for every non-blank line, in order. Only an unreadable file throws.

@@ -12,6 +12,7 @@
 
 #include "data/json_fields.h"
 #include "data/jsonl.h"
+#include "data/template_tokenize.h"
 #include "util/error.h"
 
 namespace zili::data {
@@ -207,6 +208,18 @@ TokenizedPair tokenize_pair(const json& object, Layout layout, const Tokenizer& 
   TORCH_CHECK(false, "tokenize_pair: unknown layout");
 }
 
+// One line in its layout: through the model's Jinja template when there is one and the pair
+// is conversational, else through the parts of a built-in template (or none).
+TokenizedPair tokenize_line(const JsonlLine& line, Layout layout, const Tokenizer& tokenizer,
+                            const PreferenceDataOptions& options) {
+  const bool conversational =
+      layout == Layout::conversational || layout == Layout::conversational_implicit;
+  if (options.model_template && conversational)
+    return template_pair(*options.model_template, tokenizer,
+                         nlohmann::ordered_json::parse(line.text));
+  return tokenize_pair(line.object, layout, tokenizer, options.chat_template);
+}
+
 // Cuts both completions to the room the prompt leaves in max_length (the prompt is kept
 // whole, as TRL keeps the prompt's tokens when it cuts a completion); a zili::Error when the
 // cut pair would hold no preference any more.
@@ -239,6 +252,16 @@ void truncate(TokenizedPair& pair, int64_t max_length) {
 
 }  // namespace
 
+TokenizedPair tokenize_preference_line(const JsonlLine& line, const Tokenizer& tokenizer,
+                                       const PreferenceDataOptions& options) {
+  if (!line.error.empty()) fail("{}", line.error);
+  const std::optional<Layout> layout = layout_of(line.object);
+  if (!layout) fail_no_layout(line.object);
+  TokenizedPair pair = tokenize_line(line, *layout, tokenizer, options);
+  pair.line = line.number;
+  return pair;
+}
+
 PreferenceDataset read_preference_data(const std::string& path, const Tokenizer& tokenizer,
                                        const PreferenceDataOptions& options) {
   if (options.max_length < 2)
@@ -269,7 +292,7 @@ PreferenceDataset read_preference_data(const std::string& path, const Tokenizer&
       if (*layout != *file_layout)
         fail("layout {} differs from the file's ({}, from line {})", layout_name(*layout),
              layout_name(*file_layout), layout_line);
-      pair = tokenize_pair(line.object, *layout, tokenizer, options.chat_template);
+      pair = tokenize_line(line, *layout, tokenizer, options);
       overlong = std::max(pair->chosen_length(), pair->rejected_length()) > options.max_length;
       if (overlong && !options.drop_overlong) truncate(*pair, options.max_length);
     } catch (const Error& e) {

@@ -69,6 +69,11 @@ struct PreferenceDataset {
   PreferenceDataStats stats;
 };
 
+// One line as read_preference_data tokenizes it, before --max-length applies (`zili template`
+// shows it): zili::Error with the reason when the line does not fit a layout.
+TokenizedPair tokenize_preference_line(const JsonlLine& line, const Tokenizer& tokenizer,
+                                       const PreferenceDataOptions& options);
+
 // Reads and tokenizes the whole file. A bad line is a zili::Error "FILE:LINE: reason" under
 // BadLinePolicy::error, counted and skipped under skip: not JSON, not an object, invalid
 // UTF-8, no "chosen"/"rejected" key, a missing key, a value of the wrong type, an unknown

@@ -11,6 +11,7 @@
 
 #include "data/json_fields.h"
 #include "data/jsonl.h"
+#include "data/template_tokenize.h"
 #include "util/error.h"
 
 namespace zili::data {
@@ -125,7 +126,9 @@ TokenizedExample tokenize_parts(const Tokenizer& tokenizer, const std::vector<Ch
   for (const ChatPart& part : parts) {
     switch (part.kind) {
       case ChatPart::Kind::bos:
-        if (tokenizer.bos_id() >= 0) enc.id(tokenizer.bos_id(), part.trainable);
+        // A tokenizer.json adds BOS where its post-processor does (Qwen2 never does).
+        if (tokenizer.bos_id() >= 0 && (tokenizer.add_bos() || !tokenizer.is_tokenizer_json()))
+          enc.id(tokenizer.bos_id(), part.trainable);
         break;
       case ChatPart::Kind::eos:
         enc.id(tokenizer.eos_id(), part.trainable);
@@ -250,6 +253,19 @@ std::vector<ChatPart> parts_of(const json& object, Layout layout, ChatTemplate c
   TORCH_CHECK(false, "parts_of: unknown layout");
 }
 
+// One line in its layout: through the model's Jinja template when there is one and the line
+// is conversational, else through the parts of a built-in template (or none).
+TokenizedExample tokenize_line(const JsonlLine& line, Layout layout, const Tokenizer& tokenizer,
+                               const SftDataOptions& options) {
+  const bool conversational = layout == Layout::messages || layout == Layout::conversational;
+  if (!options.model_template || !conversational)
+    return tokenize_parts(tokenizer, parts_of(line.object, layout, options.chat_template));
+  const auto object = nlohmann::ordered_json::parse(line.text);
+  return layout == Layout::messages
+             ? template_messages_example(*options.model_template, tokenizer, object)
+             : template_completion_example(*options.model_template, tokenizer, object);
+}
+
 // Cuts an overlong example to max_length; false when it must be dropped instead.
 bool fit_length(TokenizedExample& example, const SftDataOptions& options) {
   if (static_cast<int64_t>(example.ids.size()) <= options.max_length) return true;
@@ -262,6 +278,17 @@ bool fit_length(TokenizedExample& example, const SftDataOptions& options) {
 }
 
 }  // namespace
+
+TokenizedExample tokenize_sft_line(const JsonlLine& line, const Tokenizer& tokenizer,
+                                   const SftDataOptions& options) {
+  if (!line.error.empty()) fail("{}", line.error);
+  const std::optional<Layout> layout = layout_of(line.object);
+  if (!layout)
+    fail("no \"text\", \"prompt\"/\"completion\" or \"messages\" key; expected {}", kLayouts);
+  TokenizedExample example = tokenize_line(line, *layout, tokenizer, options);
+  example.line = line.number;
+  return example;
+}
 
 void handle_bad_line(BadLinePolicy policy, const std::string& path, int64_t line,
                      const std::string& reason, int64_t& skipped,
@@ -306,7 +333,7 @@ SftDataset read_sft_data(const std::string& path, const Tokenizer& tokenizer,
       if (*layout != *file_layout)
         fail("layout {} differs from the file's ({}, from line {})", layout_name(*layout),
              layout_name(*file_layout), layout_line);
-      example = tokenize_parts(tokenizer, parts_of(line.object, *layout, options.chat_template));
+      example = tokenize_line(line, *layout, tokenizer, options);
     } catch (const Error& e) {
       handle_bad_line(options.on_bad_line, path, line.number, e.what(), stats.skipped_bad,
                       stats.skipped_reasons);

@@ -11,10 +11,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "data/chat_template.h"
+#include "data/jsonl.h"
 #include "data/tokenizer.h"
 
 namespace zili::data {
@@ -60,8 +62,13 @@ void handle_bad_line(BadLinePolicy policy, const std::string& path, int64_t line
                      const std::string& reason, int64_t& skipped,
                      std::vector<std::string>& first_reasons);
 
+class ModelChatTemplate;
+
 struct SftDataOptions {
   ChatTemplate chat_template = ChatTemplate::chatml;
+  // The model's own Jinja template: when set, conversational lines go through it as TRL
+  // tokenizes them (template_tokenize.h) and chat_template is not used.
+  std::shared_ptr<const ModelChatTemplate> model_template;
   int64_t max_length = 1024;   // tokens per example, EOS included
   bool drop_overlong = false;  // else truncate: keep the start, cut the end (the completion);
                                // an example left with no target token is dropped anyway
@@ -83,6 +90,11 @@ struct SftDataset {
   std::vector<TokenizedExample> examples;
   SftDataStats stats;
 };
+
+// One line as read_sft_data tokenizes it, before --max-length applies (`zili template`
+// shows it): zili::Error with the reason when the line does not fit a layout.
+TokenizedExample tokenize_sft_line(const JsonlLine& line, const Tokenizer& tokenizer,
+                                   const SftDataOptions& options);
 
 // Reads and tokenizes the whole file. A bad line (not JSON, not an object, missing key,
 // wrong type, empty text/completion, no assistant message, unknown role, a layout other than

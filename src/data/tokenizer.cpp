@@ -1,64 +1,27 @@
-// The sentencepiece tokenizer of a checkpoint folder: loading (tokenizer.model plus the
-// transformers JSON files beside it), encode/decode with BOS/EOS, deterministic BPE
-// training, and writing the files transformers' LlamaTokenizer reads.
+// The tokenizer of a checkpoint folder, either kind: loading (tokenizer.json, else
+// tokenizer.model, plus the transformers JSON files beside it), encode/decode with BOS/EOS,
+// and what a chat template and generation need of its special tokens.
 #include "data/tokenizer.h"
 
 #include <sentencepiece_processor.h>
-#include <sentencepiece_trainer.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <optional>
-#include <unordered_map>
 
 #include <c10/util/Exception.h>
-#include <nlohmann/json.hpp>
+#include <fmt/format.h>
 
 #include "data/sentencepiece_proto.h"
+#include "data/special_tokens.h"
+#include "data/tokenizer_json/tokenizer_json.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
 namespace zili::data {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 namespace {
-
-// The JSON object in path, or nullopt when the file does not exist.
-std::optional<json> read_json_if_present(const std::string& path) {
-  if (!fs::exists(path)) return std::nullopt;
-  json value;
-  try {
-    value = json::parse(read_file(path));
-  } catch (const json::parse_error& e) {
-    fail("{}: not valid JSON (byte {}); fix or delete the file", path, e.byte);
-  } catch (const json::exception&) {  // out_of_range: a number beyond a double
-    fail("{}: not valid JSON (a number out of range); fix or delete the file", path);
-  }
-  if (!value.is_object()) fail("{}: expected a JSON object at the top level", path);
-  return value;
-}
-
-// A special token entry of tokenizer_config.json / special_tokens_map.json: absent (nullopt),
-// null (""), a string, or an AddedToken object {"content": "<s>", ...}.
-std::optional<std::string> token_string(const json& file, const std::string& key,
-                                        const std::string& path) {
-  if (!file.contains(key)) return std::nullopt;
-  const json& entry = file.at(key);
-  if (entry.is_null()) return std::string();
-  if (entry.is_string()) return entry.get<std::string>();
-  if (entry.is_object() && entry.contains("content") && entry.at("content").is_string())
-    return entry.at("content").get<std::string>();
-  fail("{}: \"{}\" must be a string, null or an object with a \"content\" string", path, key);
-}
-
-bool flag(const json& file, const std::string& key, bool fallback, const std::string& path) {
-  if (!file.contains(key) || file.at(key).is_null()) return fallback;
-  if (!file.at(key).is_boolean()) fail("{}: \"{}\" must be true or false", path, key);
-  return file.at(key).get<bool>();
-}
 
 // The id of piece in the model, or -1 when the vocabulary has no such piece (PieceToId
 // answers unk_id for unknown pieces, so that case is told apart by its text).
@@ -109,35 +72,6 @@ Processors load_processors(const std::string& path) {
   return {sp, continuation, std::move(types)};
 }
 
-// One line of the corpus at a time, as sentencepiece's own file reader splits it; a
-// trainer fed this way stores no input path in the model, so the file depends only on the
-// corpus text.
-class LineIterator : public sentencepiece::SentenceIterator {
- public:
-  explicit LineIterator(const std::string& path) : in_(path, std::ios::binary) { Next(); }
-  bool done() const override { return done_; }
-  void Next() override { done_ = !std::getline(in_, line_); }
-  const std::string& value() const override { return line_; }
-  sentencepiece::util::Status status() const override {
-    if (in_.bad()) return {sentencepiece::util::StatusCode::kDataLoss, "read failed"};
-    return {};
-  }
-
- private:
-  std::ifstream in_;
-  std::string line_;
-  bool done_ = false;
-};
-
-// The digits that follow marker in text ("?" when absent): the bound in a trainer message.
-std::string number_after(const std::string& text, const std::string& marker) {
-  const auto at = text.find(marker);
-  if (at == std::string::npos) return "?";
-  const auto begin = at + marker.size();
-  const auto end = text.find_first_not_of("0123456789", begin);
-  return end == begin ? "?" : text.substr(begin, end - begin);
-}
-
 }  // namespace
 
 Tokenizer Tokenizer::load_model_file(const std::string& path) {
@@ -155,67 +89,89 @@ Tokenizer Tokenizer::load_model_file(const std::string& path) {
   t.bos_id_ = model_special_id(sp, "<s>", sp.bos_id());
   t.eos_id_ = model_special_id(sp, "</s>", sp.eos_id());
   t.pad_id_ = sp.pad_id();
+  t.unk_id_ = sp.unk_id();
+  if (t.eos_id_ >= 0) t.stop_ids_ = {t.eos_id_};
   t.find_special_pieces();
   return t;
 }
 
+namespace {
+
+// A tokenizer.json on its own: every added token is a piece a template may name; BOS and EOS
+// are what its post-processor adds around a text (Llama 3's TemplateProcessing adds
+// <|begin_of_text|>), until the JSON files beside it name them.
+Tokenizer::SpecialPiece added_piece(const TokenizerJson::AddedToken& token) {
+  return {token.content, token.id, false};
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::load_file(const std::string& path) {
+  if (!fs::path(path).filename().string().ends_with(".json")) return load_model_file(path);
+  Tokenizer t;
+  t.json_ = std::make_shared<const TokenizerJson>(TokenizerJson::load(path));
+  t.model_path_ = path;
+  for (const auto& token : t.json_->added_tokens())
+    if (token.special) t.model_specials_.push_back(added_piece(token));
+  const std::vector<int64_t> bare = t.json_->encode("", false);
+  const std::vector<int64_t> wrapped = t.json_->encode("", true);
+  // What the post-processor adds around an empty text: [BOS] ... [EOS] in its template.
+  if (wrapped.size() > bare.size()) {
+    t.bos_id_ = wrapped.front();
+    if (wrapped.size() > bare.size() + 1) t.eos_id_ = wrapped.back();
+  }
+  t.find_json_flags();
+  if (t.eos_id_ >= 0) t.stop_ids_ = {t.eos_id_};
+  t.find_special_pieces();
+  return t;
+}
+
+void Tokenizer::find_json_flags() {
+  // The flags report what encode(text, true) does; a tokenizer.json decides it itself.
+  const std::vector<int64_t> ids = json_->encode("a", true);
+  add_bos_ = bos_id_ >= 0 && !ids.empty() && ids.front() == bos_id_;
+  add_eos_ = eos_id_ >= 0 && !ids.empty() && ids.back() == eos_id_;
+}
+
 Tokenizer Tokenizer::load_dir(const std::string& dir) {
-  Tokenizer t = load_model_file((fs::path(dir) / "tokenizer.model").string());
-  const auto& sp = *t.processor_;
-  const std::string config_path = (fs::path(dir) / "tokenizer_config.json").string();
-  const std::string map_path = (fs::path(dir) / "special_tokens_map.json").string();
-  const std::string model_config_path = (fs::path(dir) / "config.json").string();
-  const auto config = read_json_if_present(config_path);
-  const auto special_map = read_json_if_present(map_path);
-
-  // transformers reads tokenizer_config.json, then lets special_tokens_map.json override it.
-  auto special = [&](const std::string& key, int64_t& id) {
-    std::optional<std::string> token;
-    std::string source;
-    if (config) {
-      if ((token = token_string(*config, key, config_path))) source = config_path;
-    }
-    if (special_map) {
-      if (auto found = token_string(*special_map, key, map_path)) token = found, source = map_path;
-    }
-    if (!token) return false;
-    if (token->empty()) {
-      id = -1;
-    } else {
-      id = find_piece(sp, *token);
-      if (id < 0)
-        fail("{}: {} \"{}\" is not a piece of {}; name a token the tokenizer.model has", source,
-             key, *token, t.model_path_);
-    }
-    return true;
+  const std::string json_path = (fs::path(dir) / "tokenizer.json").string();
+  const std::string model_path = (fs::path(dir) / "tokenizer.model").string();
+  // transformers' AutoTokenizer prefers the fast tokenizer's file where both are there.
+  if (!fs::exists(json_path) && !fs::exists(model_path))
+    fail(
+        "{}: no tokenizer.json or tokenizer.model (a checkpoint's tokenizer is one of these; "
+        "copy it from the model's repository)",
+        dir);
+  Tokenizer t = fs::exists(json_path) ? load_file(json_path) : load_model_file(model_path);
+  const auto token_id = [&](const std::string& token) -> int64_t {
+    if (t.json_) return t.json_->token_to_id(token).value_or(-1);
+    return find_piece(*t.processor_, token);
   };
-  const bool bos_named = special("bos_token", t.bos_id_);
-  const bool eos_named = special("eos_token", t.eos_id_);
-  special("pad_token", t.pad_id_);
-
+  const SpecialTokens named = read_special_tokens(dir, token_id, t.model_path_, t.vocab_size());
+  if (named.bos) t.bos_id_ = *named.bos;
+  if (named.eos) t.eos_id_ = *named.eos;
+  if (named.pad) t.pad_id_ = *named.pad;
+  if (named.unk) t.unk_id_ = *named.unk;
   // config.json ids stand in only where neither the JSON files nor the model name a token.
-  if ((!bos_named && t.bos_id_ < 0) || (!eos_named && t.eos_id_ < 0)) {
-    if (const auto model_config = read_json_if_present(model_config_path)) {
-      auto id_from = [&](const char* key, int64_t& id) {
-        const auto it = model_config->find(key);
-        if (it == model_config->end()) return;
-        const json& value = it->is_array() && !it->empty() ? it->front() : *it;
-        if (value.is_number_integer() && value.get<int64_t>() < sp.GetPieceSize())
-          id = value.get<int64_t>();
-      };
-      if (!bos_named && t.bos_id_ < 0) id_from("bos_token_id", t.bos_id_);
-      if (!eos_named && t.eos_id_ < 0) id_from("eos_token_id", t.eos_id_);
-    }
+  if (!named.bos && t.bos_id_ < 0 && named.config_bos) t.bos_id_ = *named.config_bos;
+  if (!named.eos && t.eos_id_ < 0 && named.config_eos) t.eos_id_ = *named.config_eos;
+  if (t.json_) {
+    t.find_json_flags();
+  } else {
+    t.add_bos_ = named.add_bos.value_or(true);
+    t.add_eos_ = named.add_eos.value_or(false);
   }
-  if (config) {
-    t.add_bos_ = flag(*config, "add_bos_token", true, config_path);
-    t.add_eos_ = flag(*config, "add_eos_token", false, config_path);
-  }
+  t.stop_ids_.clear();
+  if (t.eos_id_ >= 0) t.stop_ids_.push_back(t.eos_id_);
+  for (const int64_t id : named.generation_eos)
+    if (std::find(t.stop_ids_.begin(), t.stop_ids_.end(), id) == t.stop_ids_.end())
+      t.stop_ids_.push_back(id);
   t.find_special_pieces();
   return t;
 }
 
 std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_special) const {
+  if (json_) return json_->encode(text, add_special);
   std::vector<int> pieces;
   const auto status = processor_->Encode(text, &pieces);
   if (!status.ok()) fail("cannot tokenize text with {}: {}", model_path_, status.message());
@@ -227,7 +183,39 @@ std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_special
   return ids;
 }
 
+std::vector<int64_t> Tokenizer::encode_rendered(const std::string& text) const {
+  if (json_) return json_->encode(text, false);
+  // The text between special pieces is encoded as one sentencepiece run each, the first with
+  // the dummy prefix, as transformers' LlamaTokenizer (legacy=False) splits on added tokens.
+  std::vector<int64_t> ids;
+  std::string run;
+  bool first = true;
+  auto flush = [&] {
+    if (run.empty()) return;
+    const std::vector<int64_t> part = first ? encode(run, false) : encode_continuation(run);
+    ids.insert(ids.end(), part.begin(), part.end());
+    run.clear();
+  };
+  for (size_t at = 0; at < text.size();) {
+    const auto& specials = special_pieces();
+    const auto match = std::find_if(specials.begin(), specials.end(), [&](const auto& special) {
+      return text.compare(at, special.text.size(), special.text) == 0;
+    });
+    if (match == specials.end()) {
+      run += text[at++];
+      continue;
+    }
+    flush();
+    ids.push_back(match->id);
+    first = false;
+    at += match->text.size();
+  }
+  flush();
+  return ids;
+}
+
 std::vector<int64_t> Tokenizer::encode_continuation(const std::string& text) const {
+  if (json_) return json_->encode(text, false);
   std::vector<int> pieces;
   const auto status = continuation_->Encode(text, &pieces);
   if (!status.ok()) fail("cannot tokenize text with {}: {}", model_path_, status.message());
@@ -249,12 +237,14 @@ void Tokenizer::find_special_pieces() {
 }
 
 std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
-  std::vector<int> kept;
-  kept.reserve(ids.size());
-  for (const int64_t id : ids) {
+  for (const int64_t id : ids)
     if (id < 0 || id >= vocab_size())
       fail("token id {} is outside the vocabulary of {} (0..{})", id, model_path_,
            vocab_size() - 1);
+  if (json_) return json_->decode(ids, true);
+  std::vector<int> kept;
+  kept.reserve(ids.size());
+  for (const int64_t id : ids) {
     if (id == bos_id_ || id == eos_id_ || id == pad_id_) continue;
     kept.push_back(static_cast<int>(id));
   }
@@ -267,118 +257,17 @@ std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
 std::string Tokenizer::piece(int64_t id) const {
   if (id < 0 || id >= vocab_size())
     fail("token id {} is outside the vocabulary of {} (0..{})", id, model_path_, vocab_size() - 1);
+  if (json_) return json_->id_to_token(id);
   return processor_->IdToPiece(static_cast<int>(id));
 }
 
 int64_t Tokenizer::vocab_size() const {
-  return processor_->GetPieceSize();
+  return json_ ? json_->vocab_size() : processor_->GetPieceSize();
 }
 
-int64_t Tokenizer::unk_id() const {
-  return processor_->unk_id();
-}
-
-void train_tokenizer(const std::string& corpus_path, int vocab_size,
-                     const std::string& out_model_path,
-                     const std::vector<std::string>& user_defined_symbols) {
-  if (!fs::is_regular_file(corpus_path))
-    fail("{}: no such corpus file (give a plain text file, one sentence per line)", corpus_path);
-  if (vocab_size < 260)
-    fail("--vocab-size {} is too small: byte fallback alone needs 259 pieces (use 260 or more)",
-         vocab_size);
-  // The Llama recipe: BPE, bytes for anything unseen, digits one by one, text untouched.
-  // Determinism: one thread, every sentence in file order (no sampling, no shuffling), and
-  // no input path or model prefix stored in the model (the corpus arrives by iterator and
-  // the model comes back serialized).
-  std::unordered_map<std::string, std::string> args = {
-      {"model_type", "bpe"},
-      {"vocab_size", std::to_string(vocab_size)},
-      {"byte_fallback", "true"},
-      {"split_digits", "true"},
-      {"normalization_rule_name", "identity"},
-      {"remove_extra_whitespaces", "false"},
-      {"add_dummy_prefix", "true"},
-      {"allow_whitespace_only_pieces", "true"},
-      {"unk_id", "0"},
-      {"bos_id", "1"},
-      {"eos_id", "2"},
-      {"pad_id", "-1"},
-      {"num_threads", "1"},
-      {"character_coverage", "1.0"},
-      {"input_sentence_size", "0"},
-      {"shuffle_input_sentence", "false"},
-      {"minloglevel", "2"},  // the trainer's INFO and WARNING lines are not for our users
-  };
-  std::string symbols;
-  for (const std::string& symbol : user_defined_symbols)
-    symbols += (symbols.empty() ? "" : ",") + symbol;
-  if (!symbols.empty()) args["user_defined_symbols"] = symbols;
-  LineIterator lines(corpus_path);
-  std::string model;
-  const auto status = sentencepiece::SentencePieceTrainer::Train(args, &lines, &model);
-  if (!status.ok()) {
-    const std::string why = status.message();
-    if (why.find("Vocabulary size too high") != std::string::npos)
-      fail(
-          "{}: too little text for {} pieces; use a smaller --vocab-size (at most {} here) or "
-          "a larger corpus",
-          corpus_path, vocab_size, number_after(why, "<= "));
-    if (why.find("Vocabulary size is smaller than required_chars") != std::string::npos)
-      fail(
-          "{}: {} pieces cannot hold every character of the corpus; use a larger --vocab-size "
-          "(at least {} here)",
-          corpus_path, vocab_size, number_after(why, " vs "));
-    if (why.find("sentences_.empty()") != std::string::npos)
-      fail("{}: no text to train on; give a plain text file, one sentence per line", corpus_path);
-    fail("{}: tokenizer training failed: {}", corpus_path, why);
-  }
-  write_file_atomic(out_model_path, model);
-}
-
-void write_tokenizer_files(const Tokenizer& tokenizer, const std::string& dir,
-                           int64_t model_max_length, const std::string& chat_template_jinja) {
-  const std::string model_path = (fs::path(dir) / "tokenizer.model").string();
-  // Read first: the source may be this very file (a tokenizer trained into DIR).
-  write_file_atomic(model_path, read_file(tokenizer.model_path()));
-
-  auto token = [&](int64_t id) { return id >= 0 ? json(tokenizer.piece(id)) : json(nullptr); };
-  const int64_t unk_id = tokenizer.unk_id();
-  // The special pieces as transformers saves them: not normalised, never stripped.
-  std::vector<int64_t> added_ids = {unk_id, tokenizer.bos_id(), tokenizer.eos_id(),
-                                    tokenizer.pad_id()};
-  for (const auto& special : tokenizer.special_pieces())
-    if (special.user_defined) added_ids.push_back(special.id);
-  json added = json::object();
-  for (const int64_t id : added_ids) {
-    if (id < 0) continue;
-    added[std::to_string(id)] = {{"content", tokenizer.piece(id)},
-                                 {"lstrip", false},
-                                 {"normalized", false},
-                                 {"rstrip", false},
-                                 {"single_word", false},
-                                 {"special", true}};
-  }
-  json config = {
-      {"tokenizer_class", "LlamaTokenizer"},
-      {"add_bos_token", tokenizer.add_bos()},
-      {"add_eos_token", tokenizer.add_eos()},
-      {"added_tokens_decoder", added},
-      {"bos_token", token(tokenizer.bos_id())},
-      {"eos_token", token(tokenizer.eos_id())},
-      {"unk_token", token(unk_id)},
-      {"pad_token", token(tokenizer.pad_id())},
-      {"model_max_length", model_max_length},
-      {"legacy", false},
-      {"clean_up_tokenization_spaces", false},
-      {"sp_model_kwargs", json::object()},
-  };
-  if (!chat_template_jinja.empty()) config["chat_template"] = chat_template_jinja;
-  json special_map = json::object();
-  for (const auto& key : {"bos_token", "eos_token", "unk_token", "pad_token"})
-    if (!config.at(key).is_null()) special_map[key] = config.at(key);
-  write_file_atomic((fs::path(dir) / "tokenizer_config.json").string(), config.dump(2) + "\n");
-  write_file_atomic((fs::path(dir) / "special_tokens_map.json").string(),
-                    special_map.dump(2) + "\n");
+std::string Tokenizer::describe() const {
+  if (json_) return fmt::format("{} (tokenizer.json: {})", model_path_, json_->describe());
+  return fmt::format("{} (sentencepiece tokenizer.model, {} pieces)", model_path_, vocab_size());
 }
 
 }  // namespace zili::data

@@ -1,6 +1,9 @@
-// The sentencepiece tokenizer of a checkpoint folder (tokenizer.model), with BOS/EOS ids
-// and the add_bos_token / add_eos_token flags read as transformers reads them: from
-// tokenizer_config.json, special_tokens_map.json and config.json.
+// The tokenizer of a checkpoint folder, as transformers' AutoTokenizer picks it: tokenizer.json
+// (Hugging Face tokenizers: byte-level BPE and the rest, src/data/tokenizer_json) where the
+// folder has one, else the sentencepiece tokenizer.model; with BOS/EOS/pad ids, the
+// add_bos_token / add_eos_token flags and the ids that stop generation, read as transformers
+// reads them: tokenizer_config.json, special_tokens_map.json, generation_config.json and
+// config.json (special_tokens.h).
 #pragma once
 
 #include <cstdint>
@@ -14,16 +17,27 @@ class SentencePieceProcessor;
 
 namespace zili::data {
 
+class TokenizerJson;
+
 class Tokenizer {
  public:
-  // DIR/tokenizer.model plus the JSON files beside it; zili::Error naming the file when
-  // the model is missing or not a sentencepiece model.
+  // DIR/tokenizer.json, else DIR/tokenizer.model, plus the JSON files beside it; zili::Error
+  // naming the file when neither is there or the one found cannot be read.
   static Tokenizer load_dir(const std::string& dir);
   // A bare tokenizer.model file: BOS added, EOS not (the Llama default).
   static Tokenizer load_model_file(const std::string& path);
+  // A bare tokenizer.json (by its name ending in .json) or tokenizer.model file. A
+  // tokenizer.json alone has no bos/eos names: the ids are those its post-processor adds.
+  static Tokenizer load_file(const std::string& path);
 
-  // Ids of text; with add_special, BOS/EOS as the flags say.
+  // Ids of text; with add_special, BOS/EOS as the flags say (a tokenizer.json: as its
+  // post-processor says, which is what the flags report).
   std::vector<int64_t> encode(const std::string& text, bool add_special = true) const;
+  // Ids of a string a chat template rendered, as transformers' apply_chat_template(
+  // tokenize=True) and TRL encode it: no specials added (the template writes its own BOS),
+  // special-token strings in it ("<|eot_id|>", "</s>") become their ids. A tokenizer.json
+  // does that itself; a sentencepiece model is cut at its control and user-defined pieces.
+  std::vector<int64_t> encode_rendered(const std::string& text) const;
   // Ids of text that continues a sequence: no BOS/EOS and no dummy leading space, so
   // decode(encode(a, false) + encode_continuation(b)) == a + b (for " b", a "▁b" piece).
   std::vector<int64_t> encode_continuation(const std::string& text) const;
@@ -40,42 +54,37 @@ class Tokenizer {
   std::string piece(int64_t id) const;
 
   int64_t vocab_size() const;
-  int64_t unk_id() const;                     // -1 when the model has none
+  int64_t unk_id() const { return unk_id_; }  // -1 when the model has none
   int64_t bos_id() const { return bos_id_; }  // -1 when the model has none
   int64_t eos_id() const { return eos_id_; }
   int64_t pad_id() const { return pad_id_; }
   bool add_bos() const { return add_bos_; }
   bool add_eos() const { return add_eos_; }
+  // The ids that end a generated reply: EOS, and every id of generation_config.json's
+  // eos_token_id (which may be a list: Llama 3 stops at <|eot_id|> and <|end_of_text|>).
+  const std::vector<int64_t>& stop_ids() const { return stop_ids_; }
+  // The special tokens' text as a chat template names them ("" when there is none).
+  std::string token_text(int64_t id) const { return id >= 0 ? piece(id) : std::string(); }
+  // The file the ids come from (tokenizer.json or tokenizer.model).
   const std::string& model_path() const { return model_path_; }
+  bool is_tokenizer_json() const { return json_ != nullptr; }
+  // One line for `zili inspect`: the file, its kind and its vocabulary.
+  std::string describe() const;
 
  private:
   void find_special_pieces();  // once the BOS/EOS/pad ids are final
+  void find_json_flags();      // add_bos_/add_eos_ of a tokenizer.json, from its post-processor
 
+  std::shared_ptr<const TokenizerJson> json_;  // a tokenizer.json, or null: sentencepiece
   std::shared_ptr<sentencepiece::SentencePieceProcessor> processor_;
   // The same model with NormalizerSpec.add_dummy_prefix = false, for encode_continuation.
   std::shared_ptr<sentencepiece::SentencePieceProcessor> continuation_;
   std::vector<SpecialPiece> model_specials_;  // control and user-defined pieces of the model
   std::shared_ptr<const std::vector<SpecialPiece>> special_pieces_;
   std::string model_path_;
-  int64_t bos_id_ = -1, eos_id_ = -1, pad_id_ = -1;
+  int64_t bos_id_ = -1, eos_id_ = -1, pad_id_ = -1, unk_id_ = -1;
+  std::vector<int64_t> stop_ids_;
   bool add_bos_ = true, add_eos_ = false;
 };
-
-// Trains a Llama-style BPE sentencepiece model (byte fallback, split digits, identity
-// normalisation, <unk>=0 <s>=1 </s>=2, then `user_defined_symbols` such as "<|im_end|>" as
-// whole pieces) on a text file, deterministically (one thread, every sentence), and writes it
-// to out_model_path atomically.
-void train_tokenizer(const std::string& corpus_path, int vocab_size,
-                     const std::string& out_model_path,
-                     const std::vector<std::string>& user_defined_symbols = {});
-
-// Writes tokenizer.model (copied), tokenizer_config.json and special_tokens_map.json into
-// DIR, as transformers' LlamaTokenizer expects them; each file atomically. model_max_length
-// is the longest input transformers will accept (the model's max_position_embeddings). The
-// model's user-defined pieces ("<|im_end|>") are listed as special added tokens, and a
-// non-empty chat_template_jinja is written as "chat_template".
-void write_tokenizer_files(const Tokenizer& tokenizer, const std::string& dir,
-                           int64_t model_max_length = 4096,
-                           const std::string& chat_template_jinja = "");
 
 }  // namespace zili::data

@@ -160,7 +160,7 @@ void run_dpo(const DpoOptions& options) {
   const train::RunInputs in = train::check_run_inputs(o, options.chat_template);
   if (!options.init_adapter.empty())  // its shapes against the base, before anything loads
     lora::check_adapter(in.config, io::read_adapter(options.init_adapter));
-  const data::ChatTemplate chat_template = in.chat_template.chat_template;
+  const train::ChatTemplateChoice& chat_template = in.chat_template;
   data::PreferenceDataset train_set =
       data::read_preference_data(o.data, in.tokenizer, train::data_options(o, chat_template));
   data::PreferenceDataset eval_set;
@@ -186,8 +186,8 @@ void run_dpo(const DpoOptions& options) {
   const c10::ScalarType storage = o.full ? torch::kFloat32 : in.storage.value_or(in.config.dtype);
   const std::string reference_key =
       dpo::checkpoint_fingerprint(o.model_dir) + " " + fingerprint + " " +
-      fmt::format("{} {} {} {} {} {} {} {}", data::chat_template_name(chat_template), o.max_length,
-                  o.drop_overlong, model::dtype_config_name(in.storage.value_or(in.config.dtype)),
+      fmt::format("{} {} {} {} {} {} {} {}", chat_template.key(), o.max_length, o.drop_overlong,
+                  model::dtype_config_name(in.storage.value_or(in.config.dtype)),
                   model::dtype_config_name(model::compute_dtype_for(in.device, storage)),
                   o.loss_chunk, o.seed, o.eval_fraction);
   if (!options.ref_logps.empty()) {

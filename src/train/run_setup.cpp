@@ -25,30 +25,42 @@ namespace fs = std::filesystem;
 
 namespace zili::train {
 
-ChatTemplateChoice resolve_chat_template(const std::string& flag, const std::string& model_dir) {
-  if (flag != "auto") return {data::parse_chat_template(flag), "chat template: " + flag, false};
-  const fs::path path = fs::path(model_dir) / "tokenizer_config.json";
-  std::string jinja;
-  if (fs::exists(path)) {
-    nlohmann::json config = nlohmann::json::parse(read_file(path.string()), nullptr, false);
-    if (config.is_object() && config.contains("chat_template") &&
-        config["chat_template"].is_string())
-      jinja = config["chat_template"].get<std::string>();
+ChatTemplateChoice resolve_chat_template(const std::string& flag, const std::string& model_dir,
+                                         const data::Tokenizer& tokenizer) {
+  ChatTemplateChoice choice;
+  if (flag.ends_with(".jinja") || (flag != "auto" && fs::is_regular_file(flag))) {
+    choice.model_template = std::make_shared<const data::ModelChatTemplate>(
+        data::ModelChatTemplate::from_file(flag, tokenizer));
+    choice.note = fmt::format("chat template: {} (Jinja)", flag);
+    return choice;
   }
-  if (jinja.empty())
-    return {data::ChatTemplate::chatml,
-            "chat template: chatml (the model has none; pick another with --chat-template)", false};
-  if (auto known = data::recognise_chat_template(jinja))
-    return {*known,
-            fmt::format("chat template: {} (recognised in {})", data::chat_template_name(*known),
-                        path.string()),
-            false};
-  return {data::ChatTemplate::chatml,
-          fmt::format("{}: its chat_template is not one of the built-in ones (llama2, mistral, "
-                      "chatml, zephyr, alpaca, plain); using chatml instead (choose with "
-                      "--chat-template)",
-                      path.string()),
-          true};
+  if (flag != "auto") {
+    choice.chat_template = data::parse_chat_template(flag);
+    choice.note = "chat template: " + flag;
+    return choice;
+  }
+  auto model = data::ModelChatTemplate::find(model_dir, tokenizer);
+  if (!model) {
+    choice.note = "chat template: chatml (the model has none; pick another with --chat-template)";
+    return choice;
+  }
+  // The templates zili init writes: the built-in renders them (up to the "\n" Jinja writes
+  // after the last message, docs/training.md) with zili's own end-of-turn rules.
+  for (const data::ChatTemplate own : {data::ChatTemplate::chatml, data::ChatTemplate::zephyr}) {
+    if (model->source() != data::chat_template_jinja(own)) continue;
+    choice.chat_template = own;
+    choice.note = fmt::format("chat template: {} (recognised in {})", data::chat_template_name(own),
+                              model->origin());
+    return choice;
+  }
+  choice.note = fmt::format("chat template: the model's own (Jinja, from {})", model->origin());
+  choice.model_template = std::make_shared<const data::ModelChatTemplate>(std::move(*model));
+  return choice;
+}
+
+std::string ChatTemplateChoice::key() const {
+  if (!model_template) return data::chat_template_name(chat_template);
+  return fmt::format("jinja-{:016x}", std::hash<std::string>{}(model_template->source()));
 }
 
 void log_chat_template(const ChatTemplateChoice& choice) {
@@ -63,7 +75,7 @@ RunInputs check_run_inputs(const TrainOptions& o, const std::string& chat_templa
   if (o.resume.empty() && fs::exists(o.out) && !(fs::is_directory(o.out) && fs::is_empty(o.out)))
     fail("{}: exists; choose another --out, or continue that run with --resume {}", o.out, o.out);
   RunInputs in{model::load_config(o.model_dir), data::Tokenizer::load_dir(o.model_dir), {}, {}, {}};
-  in.chat_template = resolve_chat_template(chat_template_flag, o.model_dir);
+  in.chat_template = resolve_chat_template(chat_template_flag, o.model_dir, in.tokenizer);
   if (!o.dtype.empty()) in.storage = model::parse_dtype_name(o.dtype, "--dtype");
   in.device = model::resolve_device(o.device);
   model::set_fused_kernels_enabled(!o.no_fused);
@@ -76,16 +88,19 @@ RunInputs check_run_inputs(const TrainOptions& o, const std::string& chat_templa
 std::string run_fingerprint(const TrainOptions& o, const std::vector<std::string>& extra) {
   std::vector<std::string> files = {o.data};
   if (!o.eval_data.empty()) files.push_back(o.eval_data);
-  for (const char* name : {"config.json", "tokenizer.model", "tokenizer_config.json"})
+  for (const char* name :
+       {"config.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+        "special_tokens_map.json", "chat_template.jinja"})
     if (fs::exists(fs::path(o.model_dir) / name))
       files.push_back((fs::path(o.model_dir) / name).string());
   files.insert(files.end(), extra.begin(), extra.end());
   return fingerprint_files(files);
 }
 
-data::SftDataOptions data_options(const TrainOptions& o, data::ChatTemplate chat_template) {
+data::SftDataOptions data_options(const TrainOptions& o, const ChatTemplateChoice& chat_template) {
   data::SftDataOptions options;
-  options.chat_template = chat_template;
+  options.chat_template = chat_template.chat_template;
+  options.model_template = chat_template.model_template;
   options.max_length = o.max_length;
   options.drop_overlong = o.drop_overlong;
   options.on_bad_line =

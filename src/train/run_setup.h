@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "data/chat_template.h"
+#include "data/model_chat_template.h"
 #include "data/sft_data.h"
 #include "data/tokenizer.h"
 #include "io/peft_adapter.h"
@@ -26,16 +27,22 @@
 
 namespace zili::train {
 
-// --chat-template: a named template, or "auto": the one tokenizer_config.json's
-// chat_template corresponds to; chatml when it has none or one we do not recognise. `note`
-// says which and why, for the log (printed once every input is checked, so that an error
-// stays one line).
+// --chat-template: a built-in name, a FILE.jinja, or "auto": the model's own Jinja template
+// (chat_template.jinja or tokenizer_config.json's chat_template) rendered by zili's Jinja
+// engine; the built-in chatml or zephyr when the model's template is the very text
+// `zili init --chat-template` writes for it; chatml when the model has none. `note` says
+// which and why, for the log (printed once every input is checked, so that an error stays one
+// line).
 struct ChatTemplateChoice {
-  data::ChatTemplate chat_template = data::ChatTemplate::chatml;
+  data::ChatTemplate chat_template = data::ChatTemplate::chatml;  // when model_template is null
+  std::shared_ptr<const data::ModelChatTemplate> model_template;  // a Jinja template
   std::string note;
-  bool unrecognised = false;  // the model's own template is not a built-in one
+  bool unrecognised = false;  // log the note as a warning
+  // What names the choice in a fingerprint: the built-in's name, or the Jinja text's hash.
+  std::string key() const;
 };
-ChatTemplateChoice resolve_chat_template(const std::string& flag, const std::string& model_dir);
+ChatTemplateChoice resolve_chat_template(const std::string& flag, const std::string& model_dir,
+                                         const data::Tokenizer& tokenizer);
 void log_chat_template(const ChatTemplateChoice& choice);
 
 // The flags, --out, config.json, the tokenizer, --dtype, the chat template and the LoRA
@@ -60,7 +67,7 @@ std::vector<bool> held_out(size_t count, double fraction, uint64_t seed);
 
 // How the data files are read under the flags (--max-length, --drop-overlong, --on-bad-line)
 // and the chosen chat template; the same for SFT examples and preference pairs.
-data::SftDataOptions data_options(const TrainOptions& o, data::ChatTemplate chat_template);
+data::SftDataOptions data_options(const TrainOptions& o, const ChatTemplateChoice& chat_template);
 
 // The model being trained, what of it is trained, and AdamW over that.
 struct Policy {

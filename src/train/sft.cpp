@@ -99,7 +99,7 @@ void run_sft(const SftOptions& options) {
 
   // --- 1. Inputs, all checked before anything is written or logged -------------------------
   const RunInputs in = check_run_inputs(o, options.chat_template);
-  const data::ChatTemplate chat_template = in.chat_template.chat_template;
+  const ChatTemplateChoice& chat_template = in.chat_template;
   data::SftDataset train =
       data::read_sft_data(o.data, in.tokenizer, data_options(o, chat_template));
   data::SftDataset eval_set;
@@ -234,15 +234,16 @@ void run_sft(const SftOptions& options) {
     if (state.step % o.log_every == 0 || state.step == total_steps) {
       const double epoch = static_cast<double>(state.epoch) +
                            static_cast<double>(state.next_batch) / static_cast<double>(plan.size());
-      nlohmann::json record = {{"step", state.step},
-                     {"epoch", epoch},
-                     {"loss", state.window_sums["loss"] / static_cast<double>(state.window_steps)},
-                     {"lr", lr},
-                     {"grad_norm", grad_norm},
-                     {"tokens_per_second", report.tokens_per_second},
-                     {"padding_fraction", static_cast<double>(window_padded - window_real) /
-                                              std::max<int64_t>(1, window_padded)},
-                     {"elapsed_seconds", state.elapsed_seconds}};
+      nlohmann::json record = {
+          {"step", state.step},
+          {"epoch", epoch},
+          {"loss", state.window_sums["loss"] / static_cast<double>(state.window_steps)},
+          {"lr", lr},
+          {"grad_norm", grad_norm},
+          {"tokens_per_second", report.tokens_per_second},
+          {"padding_fraction",
+           static_cast<double>(window_padded - window_real) / std::max<int64_t>(1, window_padded)},
+          {"elapsed_seconds", state.elapsed_seconds}};
       add_peak_memory(record, in.device);
       metrics.write(record);
       state.window_sums.clear();

@@ -130,7 +130,7 @@ case_ 19 'rope type "yarn" is not supported' - "$ZILI" eval --model yarn --data 
 
 # --- tokenizers -------------------------------------------------------------------------------
 cp -r good notok && rm notok/tokenizer.model
-case_ 20 "notok/tokenizer.model" - "$ZILI" eval --model notok --data texts.jsonl
+case_ 20 "notok: no tokenizer.json or tokenizer.model" - "$ZILI" eval --model notok --data texts.jsonl
 cp -r good badtok && head -c 3000 /dev/urandom >badtok/tokenizer.model
 case_ 21 "badtok/tokenizer.model" - "$ZILI" eval --model badtok --data texts.jsonl
 

@@ -6,7 +6,7 @@
 // Bad lines, wrong layouts, invalid UTF-8, empty files: each must be a zili::Error.
 #include "data/preference_data.h"
 #include "data/sft_data.h"
-#include "data/tokenizer.h"
+#include "data/tokenizer_files.h"
 #include "fuzz_common.h"
 
 namespace {

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "data/tokenizer.h"
+#include "data/tokenizer_files.h"
 #include "util/atomic_file.h"
 
 namespace zili::test {

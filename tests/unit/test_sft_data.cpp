@@ -368,3 +368,22 @@ TEST_CASE("a reply's end-of-turn ids: the marker when it is one piece, else none
                                ChatTemplate::alpaca, ChatTemplate::plain})
     CHECK(end_of_turn_ids(t, chatml).empty());
 }
+
+TEST_CASE("a rendered chat is encoded with its special pieces as ids, no BOS added") {
+  const Tokenizer& t = chatml_tokenizer();
+  const std::string im_start = "<|im_start|>", im_end = "<|im_end|>";
+  const std::string text = "<s>" + im_start + "user\nHi there" + im_end + "\n";
+  const std::vector<int64_t> ids = t.encode_rendered(text);
+  // By hand: BOS, <|im_start|>, the text "user\nHi there" without the dummy prefix (only
+  // text at the very start gets it, as transformers' Metaspace prepend_scheme "first"),
+  // <|im_end|>, then "\n".
+  const std::vector<int64_t> expected = concat({{t.bos_id()},
+                                                t.encode_rendered(im_start),
+                                                t.encode_continuation("user\nHi there"),
+                                                t.encode_rendered(im_end),
+                                                t.encode_continuation("\n")});
+  CHECK(ids == expected);
+  CHECK(t.encode_rendered(im_start).size() == 1);
+  CHECK(t.encode_rendered("Hi") == t.encode("Hi", false));  // at the start: the dummy prefix
+  CHECK(t.encode_rendered("").empty());
+}

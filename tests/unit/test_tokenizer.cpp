@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "data/tokenizer.h"
+#include "data/tokenizer_files.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -156,6 +156,23 @@ TEST_CASE("BOS/EOS flags and tokens come from the JSON files") {
   }
 }
 
+TEST_CASE("generation stops at EOS and at generation_config.json's eos_token_id") {
+  TempDir dir;
+  SECTION("no generation_config.json: EOS, then config.json's ids") {
+    make_dir(dir, {{"config.json", R"({"eos_token_id": [2, 5]})"}});
+    CHECK(Tokenizer::load_dir(dir.path.string()).stop_ids() == std::vector<int64_t>{2, 5});
+  }
+  SECTION("a list, as Llama 3.1 Instruct has it; ids past the vocabulary left out") {
+    make_dir(dir, {{"config.json", R"({"eos_token_id": 7})"},
+                   {"generation_config.json", R"({"eos_token_id": [9, 2, 11, 100000]})"}});
+    CHECK(Tokenizer::load_dir(dir.path.string()).stop_ids() == std::vector<int64_t>{2, 9, 11});
+  }
+  SECTION("one id") {
+    make_dir(dir, {{"generation_config.json", R"({"eos_token_id": 3})"}});
+    CHECK(Tokenizer::load_dir(dir.path.string()).stop_ids() == std::vector<int64_t>{2, 3});
+  }
+}
+
 TEST_CASE("write_tokenizer_files writes what load_dir and transformers read") {
   TempDir src, out;
   make_dir(src, {{"tokenizer_config.json", R"({"add_eos_token": true})"}});
@@ -187,11 +204,12 @@ TEST_CASE("write_tokenizer_files writes what load_dir and transformers read") {
 
 TEST_CASE("errors name the file and say what to do") {
   TempDir dir;
-  SECTION("missing tokenizer.model") {
-    REQUIRE_THROWS_MATCHES(Tokenizer::load_dir(dir.path.string()), zili::Error,
-                           Catch::Message(dir / "tokenizer.model" +
-                                          ": no such file (a checkpoint's tokenizer needs its "
-                                          "sentencepiece tokenizer.model)"));
+  SECTION("no tokenizer.json and no tokenizer.model") {
+    REQUIRE_THROWS_MATCHES(
+        Tokenizer::load_dir(dir.path.string()), zili::Error,
+        Catch::Message(dir.path.string() + ": no tokenizer.json or tokenizer.model (a "
+                                           "checkpoint's tokenizer is one of these; copy it from "
+                                           "the model's repository)"));
   }
   SECTION("a file that is not a sentencepiece model") {
     zili::write_file_atomic(dir / "tokenizer.model", "{\"this is\": \"a JSON file\"}\n");
@@ -217,7 +235,7 @@ TEST_CASE("errors name the file and say what to do") {
     make_dir(dir, {{"special_tokens_map.json", R"({"eos_token": "<|end|>"})"}});
     REQUIRE_THROWS_WITH(Tokenizer::load_dir(dir.path.string()),
                         Catch::StartsWith(dir / "special_tokens_map.json" +
-                                          ": eos_token \"<|end|>\" is not a piece of"));
+                                          ": eos_token \"<|end|>\" is not a token of"));
   }
   SECTION("ids outside the vocabulary") {
     const Tokenizer t = Tokenizer::load_model_file(trained_model());
