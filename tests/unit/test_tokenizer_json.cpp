@@ -241,7 +241,7 @@ TEST_CASE("Added tokens: raw matching, lstrip, rstrip, single_word, ids, special
   CHECK(tokenizer.vocab_size() == 7);
   CHECK(tokenizer.encode("a <m> b", false) == Ids{0, 4, 2, 1});   // lstrip takes " "
   CHECK(tokenizer.encode("a <r>  b", false) == Ids{0, 2, 6, 1});  // rstrip takes "  "
-  CHECK(tokenizer.encode("x<w> <w>", false) == Ids{3, 5});        // not a single word: chars
+  CHECK(tokenizer.encode("x<w> <w>", false) == Ids{3, 2, 5});  // x<w>: not a word; <, w, > dropped
   CHECK(tokenizer.encode("<w> x", false) == Ids{5, 2, 3});
   CHECK(tokenizer.decode({0, 4, 1}, false) == "a <m> b");  // no decoder: joined with spaces
   CHECK(tokenizer.decode({0, 4, 1}, true) == "a b");
