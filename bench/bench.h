@@ -60,4 +60,9 @@ double dpo_step_flops(const model::ModelConfig& config, const StepSettings& sett
 // the achieved GB/s (memory-bound ops) or TFLOP/s (the LoRA linear); one record per op.
 std::vector<nlohmann::json> fused_ops_bench(torch::Device device, c10::ScalarType dtype);
 
+// tokenizer.json load seconds (median of 3) and encode MB/s of the text file on one thread:
+// the first encode and the median of `repeats` more (bench/tokenize.cpp).
+nlohmann::json tokenize_bench(const std::string& tokenizer_path, const std::string& text_path,
+                              int repeats);
+
 }  // namespace zili::bench

@@ -4,6 +4,7 @@
 //   zili-bench dpo-step [--device D] [--shape S] [--seq T] [--pairs P] [--lora-r r] ...
 //   zili-bench ops      [--device D] [--dtype T]
 //   zili-bench flops    [--shape S] [--seq T] [--pairs P] [--lora-r r] [--precompute-ref]
+//   zili-bench tokenize --tokenizer FILE.json --text-file FILE [--repeats N]
 #include <cstdio>
 #include <thread>
 
@@ -82,6 +83,15 @@ int main(int argc, char** argv) {
   CLI::App* flops = app.add_subcommand("flops", "Model FLOPs of one DPO step (dpo-step's count)");
   add_step_shape(flops);
 
+  // tokenizer.json load time and encode throughput (bench/tokenizer_speed.py compares).
+  std::string tokenizer_file, text_file;
+  int repeats = 5;
+  CLI::App* tokenize = app.add_subcommand("tokenize", "tokenizer.json load and encode speed");
+  tokenize->add_option("--tokenizer", tokenizer_file, "A tokenizer.json")->required();
+  tokenize->add_option("--text-file", text_file, "The text to encode (a few MB)")->required();
+  tokenize->add_option("--repeats", repeats, "Timed encodes after the first")
+      ->check(CLI::NonNegativeNumber);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -120,6 +130,8 @@ int main(int argc, char** argv) {
              {"precompute_ref", step.precompute_ref},
              {"model_flops",
               zili::bench::dpo_step_flops(zili::bench::bench_shape(step.shape), step)}});
+    } else if (tokenize->parsed()) {
+      print(zili::bench::tokenize_bench(tokenizer_file, text_file, repeats));
     } else if (ops->parsed()) {
       if (!device.is_cuda()) zili::fail("ops: the fused kernels run on a GPU; give --device cuda");
       for (const nlohmann::json& record : zili::bench::fused_ops_bench(device, dtype))

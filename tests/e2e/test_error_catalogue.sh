@@ -217,6 +217,39 @@ case_ 50 "--bogus" run "$ZILI" sft "${train[@]}" --data sft.jsonl --bogus --out 
 case_ 51 'dtype "f64"' run "$ZILI" sft "${train[@]}" --data sft.jsonl --dtype f64 --out run
 case_ 52 "--device tpu" run "$ZILI" sft "${train[@]}" --data sft.jsonl --device tpu --out run
 
+# --- tokenizer.json ---------------------------------------------------------------------------
+python3 - <<'PY'
+import json
+def tokenizer(**parts):
+    model = {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+             "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+             "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}
+    model.update(parts.pop("model", {}))
+    spec = {"version": "1.0", "added_tokens": [], "normalizer": None, "pre_tokenizer": None,
+            "post_processor": None, "decoder": None, "model": model}
+    spec.update(parts)
+    return json.dumps(spec)
+open("tj-garbled.json", "w").write('{"model": {"type": "BPE", ')
+open("tj-wordpiece.json", "w").write(tokenizer(model={"type": "WordPiece"}))
+open("tj-bert.json", "w").write(tokenizer(normalizer={"type": "BertNormalizer"}))
+open("tj-regex.json", "w").write(tokenizer(pre_tokenizer={
+    "type": "Split", "pattern": {"Regex": "(a"}, "behavior": "Isolated", "invert": False}))
+open("tj-merge.json", "w").write(tokenizer(model={"merges": ["a zz"]}))
+open("tj-good.json", "w").write(tokenizer())
+open("not-utf8.txt", "wb").write(b"ab\xffcd")
+PY
+case_ 54 "tj-garbled.json: not valid JSON" - "$ZILI" tokenize --tokenizer tj-garbled.json --text hi
+case_ 55 "tj-wordpiece.json: model.type: model type WordPiece is not supported" - \
+  "$ZILI" tokenize --tokenizer tj-wordpiece.json --text hi
+case_ 56 "tj-bert.json: normalizer.type: BertNormalizer is not supported" - \
+  "$ZILI" tokenize --tokenizer tj-bert.json --text hi
+case_ 57 'tj-regex.json: pre_tokenizer.pattern: "(a" is not a valid regex' - \
+  "$ZILI" tokenize --tokenizer tj-regex.json --text hi
+case_ 58 'tj-merge.json: model.merges[0]: "zz" is not in the vocabulary' - \
+  "$ZILI" tokenize --tokenizer tj-merge.json --text hi
+case_ 59 "not valid UTF-8: byte 0xFF at byte offset 2" - \
+  "$ZILI" tokenize --tokenizer tj-good.json --text-file not-utf8.txt
+
 # --- the catalogue and this test cover the same cases -----------------------------------------
 listed=$(sed -n 's/^| \([0-9][0-9]*\) |.*/\1/p' "$CATALOGUE" | sort -n | tr '\n' ' ')
 tested=$(printf '%s\n' "${ran[@]}" | sort -n | tr '\n' ' ')

@@ -37,7 +37,7 @@ class TokenizerJson {
   // tokenizers' get_vocab_size(with_added_tokens=True): one past the largest id.
   int64_t vocab_size() const;
   std::optional<int64_t> token_to_id(const std::string& token) const;  // vocab or added
-  std::string id_to_token(int64_t id) const;  // "" for an id that has none
+  std::string id_to_token(int64_t id) const;                           // "" for an id that has none
   const std::vector<AddedToken>& added_tokens() const;
   // One line for `zili inspect`: "BPE, 128256 tokens, byte-level (Split + ByteLevel), NFC".
   std::string describe() const;
