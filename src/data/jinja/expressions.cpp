@@ -55,7 +55,14 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
       return Value::from(r);
     }
     if (a.is_number() && b.is_number()) return Value::from(a.as_double() + b.as_double());
-    if (a.is_string() && b.is_string()) return Value::from(a.text + b.text);
+    if (a.is_string() && b.is_string()) {
+      // Markup + str escapes the str (and str + Markup), giving Markup: what |safe does.
+      if (!a.is_markup && !b.is_markup) return Value::from(a.text + b.text);
+      Value out = Value::from((a.is_markup ? a.text : html_escape(a.text)) +
+                              (b.is_markup ? b.text : html_escape(b.text)));
+      out.is_markup = true;
+      return out;
+    }
     if (a.is_list() && b.is_list() && a.is_tuple == b.is_tuple) {
       if (a.list->size() + b.list->size() > kMaxOutputBytes) runtime_fail("a list is too long");
       List out = *a.list;

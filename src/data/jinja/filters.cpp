@@ -170,6 +170,8 @@ Value indent(const Value& v, const CallArgs& args) {
   return Value::from(std::move(out));
 }
 
+}  // namespace
+
 std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -195,8 +197,6 @@ std::string html_escape(const std::string& s) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string percent_format(const std::string& format, const List& args) {
   std::string out;
@@ -261,7 +261,11 @@ Value apply_filter(const std::string& name, const Value& v, CallArgs& args) {
       return fallback ? *fallback : Value::from("");
     return v;
   }
-  if (name == "safe") return v;
+  if (name == "safe") {
+    Value markup = Value::from(to_str(v));
+    markup.is_markup = true;
+    return markup;
+  }
   if (name == "string") return Value::from(to_str(v));
   if (name == "trim") {
     check_args(args, 1, "chars", name);

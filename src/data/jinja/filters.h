@@ -11,6 +11,9 @@ namespace zili::data::jinja {
 // input | name(args); RuntimeError "no filter named 'x'" for one zili does not have.
 Value apply_filter(const std::string& name, const Value& input, CallArgs& args);
 
+// markupsafe's escape: & < > " ' as entities.
+std::string html_escape(const std::string& s);
+
 // Python's printf-style format % args (%s %r %d %i %f %x %%, flags, width, precision), as the
 // % operator on a string and the format filter use it.
 std::string percent_format(const std::string& format, const List& args);

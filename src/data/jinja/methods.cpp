@@ -55,6 +55,41 @@ bool affix(const std::string& s, const Value& what, bool prefix) {
   return s.size() >= a.size() && s.compare(prefix ? 0 : s.size() - a.size(), a.size(), a) == 0;
 }
 
+// str.format: {} (the next argument), {0}, {name}, {{ and }}; a format spec after ':' is
+// refused.
+std::string brace_format(const std::string& s, const CallArgs& args) {
+  std::string out;
+  size_t next = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((s[i] == '{' || s[i] == '}') && i + 1 < s.size() && s[i + 1] == s[i]) {
+      out += s[i++];
+      continue;
+    }
+    if (s[i] == '}') runtime_fail("str.format(): single '}' encountered in format string");
+    if (s[i] != '{') {
+      out += s[i];
+      continue;
+    }
+    const size_t close = s.find('}', i);
+    if (close == std::string::npos) runtime_fail("str.format(): single '{' encountered");
+    const std::string field = s.substr(i + 1, close - i - 1);
+    if (field.find_first_of(":!.[") != std::string::npos)
+      runtime_fail("str.format(): format specs and conversions are not supported");
+    const Value* value = nullptr;
+    if (field.empty()) {
+      value = find_arg(args, next++, "");
+    } else if (field.find_first_not_of("0123456789") == std::string::npos && field.size() < 9) {
+      value = find_arg(args, static_cast<size_t>(std::stoul(field)), "");
+    } else {
+      value = find_arg(args, static_cast<size_t>(-1), field.c_str());
+    }
+    if (!value) runtime_fail(fmt::format("str.format(): no argument for '{{{}}}'", field));
+    out += to_str(*value);
+    i = close;
+  }
+  return out;
+}
+
 Value string_method(const std::string& s, const std::string& name, CallArgs& args) {
   const std::string what = "str." + name + "()";
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
@@ -115,6 +150,7 @@ Value string_method(const std::string& s, const std::string& name, CallArgs& arg
     }
     return Value::from(std::move(out));
   }
+  if (name == "format") return Value::from(brace_format(s, args));
   if (name == "isspace" || name == "isdigit" || name == "isalpha" || name == "isalnum") {
     const auto cps = code_points(s);
     bool all = !cps.empty();
@@ -135,9 +171,9 @@ Value string_method(const std::string& s, const std::string& name, CallArgs& arg
 
 Value method(const Value& obj, const std::string& name) {
   static const char* string_methods[] = {
-      "strip", "lstrip", "rstrip", "split",      "rsplit",  "startswith", "endswith",
-      "upper", "lower",  "title",  "capitalize", "replace", "find",       "rfind",
-      "count", "index",  "join",   "isspace",    "isdigit", "isalpha",    "isalnum"};
+      "strip", "lstrip",  "rstrip",     "split",   "rsplit",  "startswith", "endswith", "upper",
+      "lower", "title",   "capitalize", "replace", "find",    "rfind",      "count",    "index",
+      "join",  "isspace", "isdigit",    "isalpha", "isalnum", "format"};
   if (obj.is_string()) {
     for (const char* m : string_methods)
       if (name == m)

@@ -47,6 +47,7 @@ Value select(const Value& v, CallArgs& args, bool by_attribute, bool keep) {
                               args.positional.end());
   test_args.keyword = args.keyword;
   List out;
+  if (!truthy(v)) return Value::from(std::move(out));  // jinja2: "if value:" before iterating
   for (const Value& item : iterate(v)) {
     const Value subject = by_attribute ? attribute_path(item, attribute) : item;
     const bool pass = test.empty() ? truthy(subject) : apply_test(test, subject, test_args);
@@ -57,7 +58,7 @@ Value select(const Value& v, CallArgs& args, bool by_attribute, bool keep) {
 
 Value map(const Value& v, CallArgs& args) {
   List out;
-  const List items = iterate(v);
+  const List items = truthy(v) ? iterate(v) : List{};  // jinja2: "if value:" before iterating
   const Value* attribute = find_arg(args, static_cast<size_t>(-1), "attribute");
   if (attribute) {
     const Value* fallback = find_arg(args, static_cast<size_t>(-1), "default");

@@ -48,7 +48,8 @@ struct Value {
   enum class Kind { Undefined, None, Bool, Int, Float, String, List, Dict, Namespace, Function };
   Kind kind = Kind::Undefined;
   bool boolean = false;
-  bool is_tuple = false;  // a List written (a, b): str() gives (1, 2)
+  bool is_tuple = false;   // a List written (a, b): str() gives (1, 2)
+  bool is_markup = false;  // a String from |safe: jinja2's Markup, whose + escapes a plain str
   int64_t integer = 0;
   double number = 0;
   // The string; for Undefined, why it is undefined ("'x' is undefined"); for a Function,
