@@ -9,8 +9,8 @@
 namespace zili::data::jinja {
 namespace {
 
-constexpr size_t kMaxSteps = 50'000'000;  // statements run and loop iterations, all together
-constexpr int kMaxCallDepth = 64;         // nested macro calls
+constexpr size_t kMaxSteps = 5'000'000;  // statements run and loop iterations, all together
+constexpr int kMaxCallDepth = 64;        // nested macro calls
 
 }  // namespace
 
@@ -138,30 +138,46 @@ void Evaluator::exec_set(const Stmt& s, Scope& scope) {
 }
 
 // loop.index (from 1), index0, revindex, revindex0, first, last, length, previtem,
-// nextitem (undefined at the ends), depth, depth0, and cycle(a, b, ...).
-static Value loop_object(const List& items, size_t i) {
-  const auto n = static_cast<int64_t>(items.size());
-  const auto k = static_cast<int64_t>(i);
-  Dict loop;
-  loop.set(Value::from("index"), Value::from(k + 1));
-  loop.set(Value::from("index0"), Value::from(k));
-  loop.set(Value::from("revindex"), Value::from(n - k));
-  loop.set(Value::from("revindex0"), Value::from(n - k - 1));
-  loop.set(Value::from("first"), Value::from(k == 0));
-  loop.set(Value::from("last"), Value::from(k == n - 1));
-  loop.set(Value::from("length"), Value::from(n));
-  loop.set(Value::from("depth"), Value::from(int64_t{1}));
-  loop.set(Value::from("depth0"), Value::from(int64_t{0}));
-  loop.set(Value::from("previtem"),
-           i > 0 ? items[i - 1] : Value::undefined("there is no previous item"));
-  loop.set(Value::from("nextitem"),
-           i + 1 < items.size() ? items[i + 1] : Value::undefined("there is no next item"));
-  loop.set(Value::from("cycle"), Value::function_of("loop.cycle", [k](CallArgs& args) {
-             if (args.positional.empty()) runtime_fail("loop.cycle() needs at least one value");
-             return args.positional[static_cast<size_t>(k) % args.positional.size()];
-           }));
-  return Value::from(std::move(loop));
-}
+// nextitem (undefined at the ends), depth, depth0, and cycle(a, b, ...). One dict per loop,
+// its values updated in place each iteration (a loop runs often; this keeps it cheap).
+class LoopObject {
+ public:
+  explicit LoopObject(const List& items) : items_(items), index_(std::make_shared<size_t>(0)) {
+    const char* names[] = {"index",  "index0", "revindex", "revindex0", "first",    "last",
+                           "length", "depth",  "depth0",   "previtem",  "nextitem", "cycle"};
+    Dict d;
+    for (const char* name : names) d.items.emplace_back(Value::from(name), Value::none());
+    value_ = Value::from(std::move(d));
+    auto index = index_;
+    d_(7) = Value::from(int64_t{1});
+    d_(8) = Value::from(int64_t{0});
+    d_(6) = Value::from(static_cast<int64_t>(items.size()));
+    d_(11) = Value::function_of("loop.cycle", [index](CallArgs& args) {
+      if (args.positional.empty()) runtime_fail("loop.cycle() needs at least one value");
+      return args.positional[*index % args.positional.size()];
+    });
+  }
+  const Value& at(size_t i) {
+    *index_ = i;
+    const auto n = static_cast<int64_t>(items_.size());
+    const auto k = static_cast<int64_t>(i);
+    d_(0) = Value::from(k + 1);
+    d_(1) = Value::from(k);
+    d_(2) = Value::from(n - k);
+    d_(3) = Value::from(n - k - 1);
+    d_(4) = Value::from(k == 0);
+    d_(5) = Value::from(k == n - 1);
+    d_(9) = i > 0 ? items_[i - 1] : Value::undefined("there is no previous item");
+    d_(10) = i + 1 < items_.size() ? items_[i + 1] : Value::undefined("there is no next item");
+    return value_;
+  }
+
+ private:
+  Value& d_(size_t slot) { return value_.dict->items[slot].second; }
+  const List& items_;
+  std::shared_ptr<size_t> index_;
+  Value value_;
+};
 
 Evaluator::Flow Evaluator::exec_for(const Stmt& s, Scope& scope) {
   const Value sequence = eval(*s.expr, scope);
@@ -183,10 +199,11 @@ Evaluator::Flow Evaluator::exec_for(const Stmt& s, Scope& scope) {
     }
     items = std::move(kept);
   }
+  LoopObject loop(items);
   for (size_t i = 0; i < items.size(); ++i) {
     step();
     Scope inner{{}, &scope};
-    inner.vars["loop"] = loop_object(items, i);
+    inner.vars["loop"] = loop.at(i);
     assign(inner, s.targets, items[i]);
     if (exec_body(s.body, inner) == Flow::Break) break;
   }

@@ -3,7 +3,9 @@
 // primaries with their postfixes (.attr [item] [a:b:c] (call)) and filters/tests.
 #include <cmath>
 
+#include "data/jinja/filters.h"
 #include "data/jinja/parser_impl.h"
+#include "data/jinja/tests.h"
 
 namespace zili::data::jinja {
 
@@ -295,6 +297,10 @@ ExprPtr Parser::filters(ExprPtr e) {
         next();
         f->name += "." + expect_name();
       }
+      if (!is_known_filter(f->name)) {
+        --i_;  // the error names the filter's line
+        error(fmt::format("no filter named '{}'", f->name));
+      }
       f->args.push_back(std::move(e));
       if (is_op("(")) call_args(*f);
       e = std::move(f);
@@ -306,6 +312,10 @@ ExprPtr Parser::filters(ExprPtr e) {
         t->negated = true;
       }
       t->name = expect_name();
+      if (!is_known_test(t->name)) {
+        --i_;
+        error(fmt::format("no test named '{}'", t->name));
+      }
       t->args.push_back(std::move(e));
       const Token::Kind k = cur().kind;
       if (is_op("(")) {

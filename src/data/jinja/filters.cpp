@@ -198,6 +198,19 @@ std::string html_escape(const std::string& s) {
   return out;
 }
 
+bool is_known_filter(const std::string& name) {
+  static const char* names[] = {
+      "tojson", "default",    "d",          "safe",       "string", "trim",        "upper",
+      "lower",  "capitalize", "title",      "e",          "escape", "forceescape", "replace",
+      "int",    "float",      "round",      "abs",        "indent", "wordcount",   "format",
+      "length", "count",      "list",       "first",      "last",   "join",        "map",
+      "select", "reject",     "selectattr", "rejectattr", "items",  "dictsort",    "unique",
+      "sort",   "reverse",    "sum",        "min",        "max",    "batch",       "attr"};
+  for (const char* n : names)
+    if (name == n) return true;
+  return false;
+}
+
 std::string percent_format(const std::string& format, const List& args) {
   std::string out;
   size_t next = 0;

@@ -14,6 +14,9 @@ Value apply_filter(const std::string& name, const Value& input, CallArgs& args);
 // markupsafe's escape: & < > " ' as entities.
 std::string html_escape(const std::string& s);
 
+// Whether zili has the filter name (the parser refuses the others, as jinja2 does).
+bool is_known_filter(const std::string& name);
+
 // Python's printf-style format % args (%s %r %d %i %f %x %%, flags, width, precision), as the
 // % operator on a string and the format filter use it.
 std::string percent_format(const std::string& format, const List& args);

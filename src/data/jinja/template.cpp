@@ -21,7 +21,7 @@ struct Template::Impl {
 
 namespace {
 
-constexpr int64_t kMaxRange = 1'000'000;
+constexpr int64_t kMaxRange = 100'000;
 
 int64_t int_of(const Value& v, const char* what) {
   if (v.kind == Value::Kind::Int) return v.integer;

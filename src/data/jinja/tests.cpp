@@ -33,6 +33,19 @@ bool contains_value(const Value& container, const Value& item) {
 
 }  // namespace
 
+bool is_known_test(const std::string& name) {
+  static const char* names[] = {
+      "defined",     "undefined",   "none",   "boolean", "true",     "false",
+      "integer",     "float",       "number", "string",  "mapping",  "callable",
+      "sequence",    "iterable",    "lower",  "upper",   "odd",      "even",
+      "divisibleby", "==",          "eq",     "equalto", "!=",       "ne",
+      "sameas",      "in",          "<",      "lt",      "lessthan", ">",
+      "gt",          "greaterthan", "<=",     "le",      ">=",       "ge"};
+  for (const char* n : names)
+    if (name == n) return true;
+  return false;
+}
+
 bool apply_test(const std::string& name, const Value& v, CallArgs& args) {
   using K = Value::Kind;
   if (name == "defined") return !v.is_undefined();

@@ -9,6 +9,8 @@
 namespace zili::data::jinja {
 
 // RuntimeError "no test named 'x'" for one zili does not have.
+// Whether zili has the test name (the parser refuses the others, as jinja2 does).
+bool is_known_test(const std::string& name);
 bool apply_test(const std::string& name, const Value& value, CallArgs& args);
 
 }  // namespace zili::data::jinja
