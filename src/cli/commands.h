@@ -12,6 +12,7 @@ void add_inspect_command(CLI::App& root);
 void add_generate_command(CLI::App& root);
 void add_eval_command(CLI::App& root);
 void add_tokenize_command(CLI::App& root);
+void add_template_command(CLI::App& root);
 void add_lora_init_command(CLI::App& root);
 void add_merge_command(CLI::App& root);
 void add_sft_command(CLI::App& root);

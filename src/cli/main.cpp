@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   zili::cli::add_generate_command(app);
   zili::cli::add_eval_command(app);
   zili::cli::add_tokenize_command(app);
+  zili::cli::add_template_command(app);
   zili::cli::add_lora_init_command(app);
   zili::cli::add_merge_command(app);
   zili::cli::add_sft_command(app);

@@ -184,6 +184,27 @@ for entry in header.values():
         entry["data_offsets"] = [o - (gone[1] - gone[0]) for o in entry["data_offsets"]]'
 case_ 40 "layers.1.mlp.down_proj.lora_B.weight" merged "$ZILI" merge --model good --adapter lacking --out merged
 
+# --- chat templates ---------------------------------------------------------------------------
+echo '{"messages": [{"role": "user", "content": "Hi"}, {"role": "user", "content": "again"}]}' >chats.jsonl
+case_ 60 "good: no chat template" - "$ZILI" template --model good --data chats.jsonl
+printf 'ok\n{%% if %%}\n' >broken.jinja
+case_ 61 "broken.jinja:2: expected an expression" out.jsonl \
+  "$ZILI" template --model good --data chats.jsonl --chat-template broken.jinja --out out.jsonl
+echo '{% call f() %}{% endcall %}' >call.jinja
+case_ 62 "call.jinja:1: the 'call' block is not supported" - \
+  "$ZILI" template --model good --data chats.jsonl --chat-template call.jinja
+cat >alternate.jinja <<'JINJA'
+{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{{ m['content'] }}{% endfor %}
+JINJA
+case_ 63 "chats.jsonl:1: alternate.jinja: the template raised: Conversation roles must alternate" \
+  out.jsonl "$ZILI" template --model good --data chats.jsonl --chat-template alternate.jinja \
+  --out out.jsonl
+echo '{{ messages[0].name.first }}' >strict.jinja
+case_ 64 "chats.jsonl:1: strict.jinja:1: 'dict object' has no attribute 'name'" - \
+  "$ZILI" template --model good --data chats.jsonl --chat-template strict.jinja
+case_ 65 'texts.jsonl:1: expected a "messages" list' - \
+  "$ZILI" template --model good --data texts.jsonl --chat-template alternate.jinja
+
 # --- runs -------------------------------------------------------------------------------------
 "$ZILI" sft "${train[@]}" --data sft.jsonl --save-every 1 --out done >/dev/null 2>&1 ||
   { echo "FAILED: could not make the finished run"; exit 1; }
