@@ -61,7 +61,7 @@ std::vector<Example> read_sft_lines(const std::string& path, const data::Tokeniz
                                     const EvalOptions& options, int64_t max_positions) {
   data::SftDataOptions sft;
   const train::ChatTemplateChoice choice =
-      train::resolve_chat_template(options.chat_template, options.model.model_dir, tokenizer);
+      train::resolve_chat_template(options.chat_template, options.model.model_dir);
   sft.chat_template = choice.chat_template;
   sft.model_template = choice.model_template;
   sft.max_length = max_positions;

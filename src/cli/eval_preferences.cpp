@@ -32,8 +32,8 @@ bool is_preference_file(const std::string& path) {
 
 void run_preference_eval(const PreferenceEvalOptions& options) {
   const Checkpoint checkpoint = open_checkpoint(options.model);
-  const train::ChatTemplateChoice choice = train::resolve_chat_template(
-      options.chat_template, options.model.model_dir, checkpoint.tokenizer);
+  const train::ChatTemplateChoice choice =
+      train::resolve_chat_template(options.chat_template, options.model.model_dir);
   data::PreferenceDataOptions read;
   read.chat_template = choice.chat_template;
   read.model_template = choice.model_template;

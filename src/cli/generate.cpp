@@ -48,7 +48,7 @@ PromptIds prompt_ids(const GenerateOptions& options, const data::Tokenizer& toke
     return {tokenizer.encode(options.prompt), {}};
   }
   const train::ChatTemplateChoice choice =
-      train::resolve_chat_template(options.chat_template, options.model.model_dir, tokenizer);
+      train::resolve_chat_template(options.chat_template, options.model.model_dir);
   train::log_chat_template(choice);
   if (choice.model_template) {
     nlohmann::ordered_json messages = nlohmann::ordered_json::array();

@@ -77,7 +77,7 @@ void print_tokenizer(const std::string& dir) {
               name(tokenizer->bos_id()).c_str(), name(tokenizer->eos_id()).c_str(),
               name(tokenizer->pad_id()).c_str(), stops.empty() ? "none" : stops.c_str());
   try {
-    const train::ChatTemplateChoice choice = train::resolve_chat_template("auto", dir, *tokenizer);
+    const train::ChatTemplateChoice choice = train::resolve_chat_template("auto", dir);
     std::printf("  %-17s %s\n", "chat template",
                 choice.note.substr(choice.note.find(':') + 2).c_str());
   } catch (const Error& e) {

@@ -1,6 +1,7 @@
-// `zili template`: what the model really sees. Each JSONL line's conversation rendered by
-// the model's own Jinja chat template as transformers' apply_chat_template renders it, and
-// the token ids of that text (no specials added: the template writes its own).
+// `zili template`: what the model really sees. Each JSONL line rendered by the chat template
+// sft, dpo and eval would pick (the model's own Jinja, rendered as transformers'
+// apply_chat_template renders it, or a built-in), with its token ids and, for a line that
+// trains, which tokens the loss covers; a preference pair's prompt, chosen and rejected ids.
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -9,10 +10,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "data/jinja/template.h"
-#include "data/jinja_chat.h"
+#include "data/chat_template.h"
 #include "data/jsonl.h"
+#include "data/preference_data.h"
+#include "data/sft_data.h"
+#include "data/template_tokenize.h"
 #include "data/tokenizer.h"
+#include "train/run_setup.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -24,74 +28,105 @@ using nlohmann::ordered_json;
 struct TemplateOptions {
   std::string model;
   std::string data;
-  std::string chat_template;
+  std::string chat_template = "auto";
   std::string out;
   bool add_generation_prompt = false;
 };
 
-// One rendered line: {"text": ..., "ids": [...]}.
-std::string render_line(const data::jinja::Template& tpl, const data::Tokenizer& tokenizer,
-                        const data::SpecialTokenStrings& specials, const ordered_json& line,
-                        const TemplateOptions& options, int64_t number) {
-  const std::string where = fmt::format("{}:{}", options.data, number);
-  if (!line.contains("messages") || !line["messages"].is_array())
-    fail("{}: expected a \"messages\" list of {{\"role\", \"content\"}} objects", where);
-  const ordered_json extra = line.value("chat_template_kwargs", ordered_json::object());
-  if (!extra.is_object()) fail("{}: \"chat_template_kwargs\" must be an object", where);
-  const ordered_json context = data::chat_template_context(
-      line["messages"], line.value("tools", ordered_json()),
-      line.value("documents", ordered_json()), options.add_generation_prompt, specials, extra);
-  std::string text;
-  try {
-    text = tpl.render(context).text;
-  } catch (const Error& e) {
-    fail("{}: {}", where, e.what());
+bool has_assistant(const ordered_json& messages) {
+  for (const ordered_json& m : messages)
+    if (m.is_object() && m.value("role", "") == "assistant") return true;
+  return false;
+}
+
+// {"messages": [...]}: the rendered text and its ids; "trained" when the line trains (it has
+// an assistant message and no generation prompt is asked for).
+ordered_json render_messages(const data::JsonlLine& line, const ordered_json& object,
+                             const data::Tokenizer& tokenizer,
+                             const train::ChatTemplateChoice& choice, const TemplateOptions& o) {
+  const ordered_json& messages = data::template_messages(object, "messages", "message");
+  const bool trains = !o.add_generation_prompt && has_assistant(messages);
+  ordered_json out = ordered_json::object();
+  if (choice.model_template) {
+    const ordered_json tools = object.value("tools", ordered_json());
+    const ordered_json kwargs = object.value("chat_template_kwargs", ordered_json());
+    if (!kwargs.is_null() && !kwargs.is_object())
+      fail("\"chat_template_kwargs\" must be an object");
+    out["text"] =
+        choice.model_template->render_text(messages, o.add_generation_prompt, tools, kwargs);
+    out["ids"] = tokenizer.encode_rendered(out["text"].get<std::string>());
+  } else {
+    std::vector<data::Message> turns;
+    for (const ordered_json& m : messages)
+      turns.push_back({m.at("role").get<std::string>(), m.value("content", "")});
+    const std::vector<data::ChatPart> parts =
+        o.add_generation_prompt ? data::render_prompt(choice.chat_template, turns)
+                                : data::render_conversation(choice.chat_template, turns);
+    out["text"] = data::join_parts(parts, tokenizer.token_text(tokenizer.bos_id()),
+                                   tokenizer.token_text(tokenizer.eos_id()));
+    out["ids"] = o.add_generation_prompt ? data::tokenize_prompt_parts(tokenizer, parts)
+                                         : data::tokenize_parts(tokenizer, parts).ids;
   }
-  const ordered_json out = {{"text", text}, {"ids", tokenizer.encode(text, false)}};
-  return out.dump(-1, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+  if (trains) {
+    data::SftDataOptions sft;
+    sft.chat_template = choice.chat_template;
+    sft.model_template = choice.model_template;
+    const data::TokenizedExample example = data::tokenize_sft_line(line, tokenizer, sft);
+    out["ids"] = example.ids;
+    out["trained"] = example.target;
+  }
+  return out;
+}
+
+ordered_json render_line(const data::JsonlLine& line, const data::Tokenizer& tokenizer,
+                         const train::ChatTemplateChoice& choice, const TemplateOptions& o) {
+  if (!line.error.empty()) fail("{}", line.error);
+  const ordered_json object = ordered_json::parse(line.text);
+  if (object.contains("chosen") || object.contains("rejected")) {
+    data::PreferenceDataOptions pairs;
+    pairs.chat_template = choice.chat_template;
+    pairs.model_template = choice.model_template;
+    const data::TokenizedPair pair = data::tokenize_preference_line(line, tokenizer, pairs);
+    return {
+        {"prompt_ids", pair.prompt}, {"chosen_ids", pair.chosen}, {"rejected_ids", pair.rejected}};
+  }
+  if (object.contains("messages")) return render_messages(line, object, tokenizer, choice, o);
+  // text and prompt-completion lines: the ids and targets sft trains on.
+  data::SftDataOptions sft;
+  sft.chat_template = choice.chat_template;
+  sft.model_template = choice.model_template;
+  const data::TokenizedExample example = data::tokenize_sft_line(line, tokenizer, sft);
+  return {{"ids", example.ids}, {"trained", example.target}};
 }
 
 void run_template(const TemplateOptions& options) {
   if (!std::filesystem::is_directory(options.model))
     fail("{}: no such folder (--model takes a checkpoint or tokenizer folder)", options.model);
-  const std::optional<data::ChatTemplateText> source =
-      data::find_chat_template(options.model, options.chat_template);
-  if (!source)
-    fail(
-        "{}: no chat template (no chat_template.jinja, no \"chat_template\" in "
-        "tokenizer_config.json); give one with --chat-template FILE.jinja",
-        options.model);
-  const data::jinja::Template tpl = data::jinja::Template::parse(source->text, source->origin);
-  const data::SpecialTokenStrings specials = data::read_special_token_strings(options.model);
   const data::Tokenizer tokenizer = data::Tokenizer::load_dir(options.model);
+  const train::ChatTemplateChoice choice =
+      train::resolve_chat_template(options.chat_template, options.model);
   if (!options.out.empty()) check_writable_file(options.out);
+  train::log_chat_template(choice);
 
-  std::ifstream in(options.data, std::ios::binary);
-  if (!in) fail("{}: cannot open the data file", options.data);
   std::string output;
-  std::string raw;
-  int64_t number = 0;
-  while (std::getline(in, raw)) {
-    ++number;
-    if (!raw.empty() && raw.back() == '\r') raw.pop_back();
-    if (raw.find_first_not_of(" \t") == std::string::npos) continue;
-    if (const int64_t bad = data::invalid_utf8_byte(raw))
-      fail("{}:{}: invalid UTF-8 at byte {}", options.data, number, bad);
-    ordered_json line;
+  int64_t lines = 0;
+  data::for_each_jsonl_line(options.data, [&](data::JsonlLine& line) {
+    ++lines;
+    ordered_json out;
     try {
-      line = ordered_json::parse(raw);  // ordered: tojson writes keys in the file's order
-    } catch (const ordered_json::exception&) {
-      fail("{}:{}: not valid JSON", options.data, number);
+      out = render_line(line, tokenizer, choice, options);
+    } catch (const Error& e) {
+      fail("{}:{}: {}", options.data, line.number, e.what());
     }
-    if (!line.is_object()) fail("{}:{}: expected a JSON object", options.data, number);
-    const std::string rendered = render_line(tpl, tokenizer, specials, line, options, number);
+    const std::string text =
+        out.dump(-1, ' ', false, ordered_json::error_handler_t::replace) + "\n";
     if (options.out.empty()) {
-      std::fputs(rendered.c_str(), stdout);
+      std::fputs(text.c_str(), stdout);
     } else {
-      output += rendered;
+      output += text;
     }
-  }
-  if (number == 0) fail("{}: no lines", options.data);
+  });
+  if (lines == 0) fail("{}: no lines", options.data);
   if (!options.out.empty()) write_file_atomic(options.out, output);
 }
 
@@ -100,13 +135,19 @@ void run_template(const TemplateOptions& options) {
 void add_template_command(CLI::App& root) {
   auto options = std::make_shared<TemplateOptions>();
   CLI::App* cmd = root.add_subcommand(
-      "template", "Render JSONL conversations with the model's own chat template (what it sees)");
+      "template",
+      "Show what the model sees: each JSONL line rendered by its chat template, with token ids "
+      "and the tokens trained on");
   cmd->add_option("--model", options->model, "Checkpoint or tokenizer folder")->required();
-  cmd->add_option("--data", options->data, "JSONL: one {\"messages\": [...]} per line")->required();
+  cmd->add_option("--data", options->data,
+                  "JSONL: {\"messages\": [...]} lines, or any sft or dpo layout")
+      ->required();
   cmd->add_flag("--add-generation-prompt", options->add_generation_prompt,
-                "End with the header of an assistant turn (as for generation)");
+                "Messages end with the header of an assistant turn (as for generation)");
   cmd->add_option("--chat-template", options->chat_template,
-                  "A Jinja template file instead of the folder's own");
+                  "auto (the model's own Jinja template), a FILE.jinja, or a built-in: llama2, "
+                  "mistral, chatml, zephyr, alpaca, plain")
+      ->capture_default_str();
   cmd->add_option("--out", options->out, "Write the JSONL here instead of to stdout");
   cmd->callback([options] { run_template(*options); });
 }

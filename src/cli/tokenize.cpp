@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -13,7 +12,6 @@
 
 #include "cli/commands.h"
 #include "data/tokenizer.h"
-#include "data/tokenizer_json/tokenizer_json.h"
 #include "util/error.h"
 
 namespace zili::cli {
@@ -31,22 +29,6 @@ struct TokenizeOptions {
   bool json = false;
 };
 
-// Encoding and decoding through either kind of tokenizer.
-struct AnyTokenizer {
-  std::unique_ptr<data::Tokenizer> sentencepiece;
-  std::unique_ptr<data::TokenizerJson> hf;
-
-  std::vector<int64_t> encode(const std::string& text, bool add_special) const {
-    return hf ? hf->encode(text, add_special) : sentencepiece->encode(text, add_special);
-  }
-  std::string decode(const std::vector<int64_t>& ids, bool skip_special) const {
-    return hf ? hf->decode(ids, skip_special) : sentencepiece->decode(ids);
-  }
-  std::string piece(int64_t id) const {
-    return hf ? hf->id_to_token(id) : sentencepiece->piece(id);
-  }
-};
-
 std::string read_file(const std::string& path, const char* flag) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("{}: cannot read the file given to {}", path, flag);
@@ -55,29 +37,9 @@ std::string read_file(const std::string& path, const char* flag) {
   return text.str();
 }
 
-// A tokenizer.json by its extension, or by content (a JSON object) whatever its name.
-bool is_tokenizer_json(const std::string& path) {
-  if (std::filesystem::path(path).extension() == ".json") return true;
-  std::ifstream in(path, std::ios::binary);
-  char c = 0;
-  while (in.get(c) && (c == ' ' || c == '\n' || c == '\r' || c == '\t')) {
-  }
-  return in && c == '{';
-}
-
-AnyTokenizer open_tokenizer(const TokenizeOptions& options) {
-  AnyTokenizer tokenizer;
-  if (!options.model.empty()) {
-    tokenizer.sentencepiece =
-        std::make_unique<data::Tokenizer>(data::Tokenizer::load_dir(options.model));
-  } else if (is_tokenizer_json(options.tokenizer)) {
-    tokenizer.hf =
-        std::make_unique<data::TokenizerJson>(data::TokenizerJson::load(options.tokenizer));
-  } else {
-    tokenizer.sentencepiece =
-        std::make_unique<data::Tokenizer>(data::Tokenizer::load_model_file(options.tokenizer));
-  }
-  return tokenizer;
+data::Tokenizer open_tokenizer(const TokenizeOptions& options) {
+  if (!options.model.empty()) return data::Tokenizer::load_dir(options.model);
+  return data::Tokenizer::load_file(options.tokenizer);
 }
 
 std::string dump(const nlohmann::json& value) {
@@ -85,7 +47,7 @@ std::string dump(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void run_jsonl(const AnyTokenizer& tokenizer, const TokenizeOptions& options) {
+void run_jsonl(const data::Tokenizer& tokenizer, const TokenizeOptions& options) {
   std::ifstream in(options.jsonl, std::ios::binary);
   if (!in) fail("{}: cannot read the file given to --jsonl", options.jsonl);
   std::string line;
@@ -120,7 +82,7 @@ void run_tokenize(const TokenizeOptions& options) {
          options.model);
   const int inputs = options.text_given + !options.text_file.empty() + !options.jsonl.empty();
   if (inputs != 1) fail("give exactly one of --text, --text-file and --jsonl");
-  const AnyTokenizer tokenizer = open_tokenizer(options);
+  const data::Tokenizer tokenizer = open_tokenizer(options);
   if (!options.jsonl.empty()) return run_jsonl(tokenizer, options);
   const std::string text =
       options.text_file.empty() ? options.text : read_file(options.text_file, "--text-file");

@@ -19,12 +19,38 @@ size_t common_prefix(const std::vector<int64_t>& a, const std::vector<int64_t>& 
   return std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin();
 }
 
+// What a line passes to the template besides its messages: "tools" (a list, or a JSON string
+// holding one, as TRL reads it) and "chat_template_kwargs" (variables such as
+// enable_thinking); null when absent.
+struct LineExtras {
+  ordered_json tools, kwargs;
+};
+
+LineExtras extras_of(const ordered_json& object) {
+  LineExtras extras;
+  if (const auto it = object.find("tools"); it != object.end() && !it->is_null()) {
+    extras.tools = *it;
+    if (extras.tools.is_string()) {
+      extras.tools = ordered_json::parse(extras.tools.get<std::string>(), nullptr, false);
+      if (extras.tools.is_discarded()) fail("\"tools\" is a string that is not valid JSON");
+    }
+    if (!extras.tools.is_array())
+      fail("\"tools\" must be a list of tool schemas, got {}", extras.tools.type_name());
+  }
+  if (const auto it = object.find("chat_template_kwargs"); it != object.end() && !it->is_null()) {
+    if (!it->is_object()) fail("\"chat_template_kwargs\" must be an object");
+    extras.kwargs = *it;
+  }
+  return extras;
+}
+
 // The ids of messages rendered by the template (TRL's _tokenize: apply_chat_template with
 // tokenize=True, which encodes the text without adding specials).
 std::vector<int64_t> render_ids(const ModelChatTemplate& chat, const Tokenizer& tokenizer,
                                 const ordered_json& messages, bool add_generation_prompt,
-                                const ordered_json& tools) {
-  return tokenizer.encode_rendered(chat.render_text(messages, add_generation_prompt, tools));
+                                const LineExtras& extras) {
+  return tokenizer.encode_rendered(
+      chat.render_text(messages, add_generation_prompt, extras.tools, extras.kwargs));
 }
 
 ordered_json first(const ordered_json& list, size_t count) {
@@ -35,20 +61,6 @@ ordered_json concat(const ordered_json& a, const ordered_json& b) {
   ordered_json out = a;
   out.insert(out.end(), b.begin(), b.end());
   return out;
-}
-
-// The line's "tools": null when absent; a list, or a JSON string holding one (as TRL reads it).
-ordered_json tools_of(const ordered_json& object) {
-  const auto it = object.find("tools");
-  if (it == object.end() || it->is_null()) return nullptr;
-  ordered_json tools = *it;
-  if (tools.is_string()) {
-    tools = ordered_json::parse(tools.get<std::string>(), nullptr, false);
-    if (tools.is_discarded()) fail("\"tools\" is a string that is not valid JSON");
-  }
-  if (!tools.is_array())
-    fail("\"tools\" must be a list of tool schemas, got {}", tools.type_name());
-  return tools;
 }
 
 bool has_assistant(const ordered_json& messages) {
@@ -95,18 +107,18 @@ TokenizedExample template_messages_example(const ModelChatTemplate& chat,
                                            const Tokenizer& tokenizer, const ordered_json& object) {
   const ordered_json& messages = template_messages(object, "messages", "message");
   if (!has_assistant(messages)) fail("\"messages\" has no assistant message: nothing to train on");
-  const ordered_json tools = tools_of(object);
+  const LineExtras extras = extras_of(object);
   TokenizedExample example;
-  example.ids = render_ids(chat, tokenizer, messages, false, tools);
+  example.ids = render_ids(chat, tokenizer, messages, false, extras);
   example.target.assign(example.ids.size(), 0);
   for (size_t i = 0; i < messages.size(); ++i) {
     if (messages[i].at("role") != "assistant") continue;
     // The reply to messages[0..i): where the prompt with its generation prompt and the
     // conversation up to the reply part, up to where that stops being the whole's prefix.
     const std::vector<int64_t> prompt =
-        render_ids(chat, tokenizer, first(messages, i), true, tools);
+        render_ids(chat, tokenizer, first(messages, i), true, extras);
     const std::vector<int64_t> upto =
-        render_ids(chat, tokenizer, first(messages, i + 1), false, tools);
+        render_ids(chat, tokenizer, first(messages, i + 1), false, extras);
     const size_t begin = common_prefix(prompt, upto);
     const size_t end = std::min(upto.size(), common_prefix(upto, example.ids));
     for (size_t t = begin; t < end; ++t) example.target[t] = 1;
@@ -127,10 +139,10 @@ TokenizedExample template_completion_example(const ModelChatTemplate& chat,
   if (!has_assistant(completion))
     fail("\"completion\" has no assistant message: nothing to train on");
   require_prompt_end(prompt, "\"prompt\"");
-  const ordered_json tools = tools_of(object);
-  const std::vector<int64_t> prompt_ids = render_ids(chat, tokenizer, prompt, true, tools);
+  const LineExtras extras = extras_of(object);
+  const std::vector<int64_t> prompt_ids = render_ids(chat, tokenizer, prompt, true, extras);
   TokenizedExample example;
-  example.ids = render_ids(chat, tokenizer, concat(prompt, completion), false, tools);
+  example.ids = render_ids(chat, tokenizer, concat(prompt, completion), false, extras);
   const size_t prompt_length = common_prefix(prompt_ids, example.ids);
   example.target.assign(example.ids.size(), 0);
   std::fill(example.target.begin() + static_cast<ptrdiff_t>(prompt_length), example.target.end(),
@@ -143,7 +155,7 @@ TokenizedExample template_completion_example(const ModelChatTemplate& chat,
 
 TokenizedPair template_pair(const ModelChatTemplate& chat, const Tokenizer& tokenizer,
                             const ordered_json& object) {
-  const ordered_json tools = tools_of(object);
+  const LineExtras extras = extras_of(object);
   ordered_json prompt, chosen, rejected;
   if (object.contains("prompt")) {
     prompt = template_messages(object, "prompt", "\"prompt\" message");
@@ -167,11 +179,11 @@ TokenizedPair template_pair(const ModelChatTemplate& chat, const Tokenizer& toke
         ordered_json(all_rejected.begin() + static_cast<ptrdiff_t>(shared), all_rejected.end());
   }
   require_prompt_end(prompt, "the prompt");
-  const std::vector<int64_t> prompt_ids = render_ids(chat, tokenizer, prompt, true, tools);
+  const std::vector<int64_t> prompt_ids = render_ids(chat, tokenizer, prompt, true, extras);
   const std::vector<int64_t> with_chosen =
-      render_ids(chat, tokenizer, concat(prompt, chosen), false, tools);
+      render_ids(chat, tokenizer, concat(prompt, chosen), false, extras);
   const std::vector<int64_t> with_rejected =
-      render_ids(chat, tokenizer, concat(prompt, rejected), false, tools);
+      render_ids(chat, tokenizer, concat(prompt, rejected), false, extras);
   const size_t prompt_length =
       std::min(common_prefix(prompt_ids, with_chosen), common_prefix(prompt_ids, with_rejected));
   TokenizedPair pair;

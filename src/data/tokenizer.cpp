@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
@@ -106,8 +107,22 @@ Tokenizer::SpecialPiece added_piece(const TokenizerJson::AddedToken& token) {
 
 }  // namespace
 
+namespace {
+
+// A tokenizer.json by its extension, or by content (a JSON object) whatever its name.
+bool is_tokenizer_json(const std::string& path) {
+  if (fs::path(path).extension() == ".json") return true;
+  std::ifstream in(path, std::ios::binary);
+  char c = 0;
+  while (in.get(c) && (c == ' ' || c == '\n' || c == '\r' || c == '\t')) {
+  }
+  return in && c == '{';
+}
+
+}  // namespace
+
 Tokenizer Tokenizer::load_file(const std::string& path) {
-  if (!fs::path(path).filename().string().ends_with(".json")) return load_model_file(path);
+  if (!is_tokenizer_json(path)) return load_model_file(path);
   Tokenizer t;
   t.json_ = std::make_shared<const TokenizerJson>(TokenizerJson::load(path));
   t.model_path_ = path;
@@ -236,12 +251,12 @@ void Tokenizer::find_special_pieces() {
   special_pieces_ = std::make_shared<const std::vector<SpecialPiece>>(std::move(found));
 }
 
-std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
+std::string Tokenizer::decode(const std::vector<int64_t>& ids, bool skip_special) const {
   for (const int64_t id : ids)
     if (id < 0 || id >= vocab_size())
       fail("token id {} is outside the vocabulary of {} (0..{})", id, model_path_,
            vocab_size() - 1);
-  if (json_) return json_->decode(ids, true);
+  if (json_) return json_->decode(ids, skip_special);
   std::vector<int> kept;
   kept.reserve(ids.size());
   for (const int64_t id : ids) {

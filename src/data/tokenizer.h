@@ -26,8 +26,9 @@ class Tokenizer {
   static Tokenizer load_dir(const std::string& dir);
   // A bare tokenizer.model file: BOS added, EOS not (the Llama default).
   static Tokenizer load_model_file(const std::string& path);
-  // A bare tokenizer.json (by its name ending in .json) or tokenizer.model file. A
-  // tokenizer.json alone has no bos/eos names: the ids are those its post-processor adds.
+  // A bare tokenizer.json (a name ending in .json, or a file that starts with "{") or
+  // tokenizer.model file. A tokenizer.json alone has no bos/eos names: the ids are those its
+  // post-processor adds.
   static Tokenizer load_file(const std::string& path);
 
   // Ids of text; with add_special, BOS/EOS as the flags say (a tokenizer.json: as its
@@ -50,7 +51,9 @@ class Tokenizer {
     bool user_defined = false;  // sentencepiece matches these inside any text it encodes
   };
   const std::vector<SpecialPiece>& special_pieces() const { return *special_pieces_; }
-  std::string decode(const std::vector<int64_t>& ids) const;  // special tokens dropped
+  // Special tokens dropped, unless skip_special is false and the tokenizer is a tokenizer.json
+  // (tokenizers' decode(ids, skip_special_tokens)); a sentencepiece model always drops them.
+  std::string decode(const std::vector<int64_t>& ids, bool skip_special = true) const;
   std::string piece(int64_t id) const;
 
   int64_t vocab_size() const;

@@ -25,12 +25,11 @@ namespace fs = std::filesystem;
 
 namespace zili::train {
 
-ChatTemplateChoice resolve_chat_template(const std::string& flag, const std::string& model_dir,
-                                         const data::Tokenizer& tokenizer) {
+ChatTemplateChoice resolve_chat_template(const std::string& flag, const std::string& model_dir) {
   ChatTemplateChoice choice;
   if (flag.ends_with(".jinja") || (flag != "auto" && fs::is_regular_file(flag))) {
     choice.model_template = std::make_shared<const data::ModelChatTemplate>(
-        data::ModelChatTemplate::from_file(flag, tokenizer));
+        data::ModelChatTemplate::from_file(flag, model_dir));
     choice.note = fmt::format("chat template: {} (Jinja)", flag);
     return choice;
   }
@@ -39,7 +38,7 @@ ChatTemplateChoice resolve_chat_template(const std::string& flag, const std::str
     choice.note = "chat template: " + flag;
     return choice;
   }
-  auto model = data::ModelChatTemplate::find(model_dir, tokenizer);
+  auto model = data::ModelChatTemplate::find(model_dir);
   if (!model) {
     choice.note = "chat template: chatml (the model has none; pick another with --chat-template)";
     return choice;
@@ -75,7 +74,7 @@ RunInputs check_run_inputs(const TrainOptions& o, const std::string& chat_templa
   if (o.resume.empty() && fs::exists(o.out) && !(fs::is_directory(o.out) && fs::is_empty(o.out)))
     fail("{}: exists; choose another --out, or continue that run with --resume {}", o.out, o.out);
   RunInputs in{model::load_config(o.model_dir), data::Tokenizer::load_dir(o.model_dir), {}, {}, {}};
-  in.chat_template = resolve_chat_template(chat_template_flag, o.model_dir, in.tokenizer);
+  in.chat_template = resolve_chat_template(chat_template_flag, o.model_dir);
   if (!o.dtype.empty()) in.storage = model::parse_dtype_name(o.dtype, "--dtype");
   in.device = model::resolve_device(o.device);
   model::set_fused_kernels_enabled(!o.no_fused);

@@ -41,8 +41,7 @@ struct ChatTemplateChoice {
   // What names the choice in a fingerprint: the built-in's name, or the Jinja text's hash.
   std::string key() const;
 };
-ChatTemplateChoice resolve_chat_template(const std::string& flag, const std::string& model_dir,
-                                         const data::Tokenizer& tokenizer);
+ChatTemplateChoice resolve_chat_template(const std::string& flag, const std::string& model_dir);
 void log_chat_template(const ChatTemplateChoice& choice);
 
 // The flags, --out, config.json, the tokenizer, --dtype, the chat template and the LoRA

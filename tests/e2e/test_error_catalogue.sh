@@ -186,7 +186,8 @@ case_ 40 "layers.1.mlp.down_proj.lora_B.weight" merged "$ZILI" merge --model goo
 
 # --- chat templates ---------------------------------------------------------------------------
 echo '{"messages": [{"role": "user", "content": "Hi"}, {"role": "user", "content": "again"}]}' >chats.jsonl
-case_ 60 "good: no chat template" - "$ZILI" template --model good --data chats.jsonl
+case_ 60 "missing.jinja: no such file" - \
+  "$ZILI" template --model good --data chats.jsonl --chat-template missing.jinja
 printf 'ok\n{%% if %%}\n' >broken.jinja
 case_ 61 "broken.jinja:2: expected an expression" out.jsonl \
   "$ZILI" template --model good --data chats.jsonl --chat-template broken.jinja --out out.jsonl
@@ -202,8 +203,9 @@ case_ 63 "chats.jsonl:1: alternate.jinja: the template raised: Conversation role
 echo '{{ messages[0].name.first }}' >strict.jinja
 case_ 64 "chats.jsonl:1: strict.jinja:1: 'dict object' has no attribute 'name'" - \
   "$ZILI" template --model good --data chats.jsonl --chat-template strict.jinja
-case_ 65 'texts.jsonl:1: expected a "messages" list' - \
-  "$ZILI" template --model good --data texts.jsonl --chat-template alternate.jinja
+echo '{"question": "Hi"}' >nolayout.jsonl
+case_ 65 'nolayout.jsonl:1: no "text", "prompt"/"completion" or "messages" key' - \
+  "$ZILI" template --model good --data nolayout.jsonl
 
 # --- runs -------------------------------------------------------------------------------------
 "$ZILI" sft "${train[@]}" --data sft.jsonl --save-every 1 --out done >/dev/null 2>&1 ||
