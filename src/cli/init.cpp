@@ -1,5 +1,5 @@
-// `zili init`: a random-initialised Llama checkpoint in the Hugging Face layout (config.json,
-// safetensors, tokenizer files), for tests, demos and benchmarks.
+// `zili init`: a random-initialised checkpoint of any family (--arch) in the Hugging Face
+// layout (config.json, safetensors, tokenizer files), for tests, demos and benchmarks.
 #include <algorithm>
 #include <filesystem>
 
@@ -21,6 +21,7 @@ namespace {
 
 struct InitOptions {
   std::string preset = "tiny";
+  std::string arch = "llama";
   std::string tokenizer;
   std::string train_tokenizer;
   int vocab_size = 512;
@@ -47,7 +48,9 @@ void run_init(const InitOptions& options) {
   const uint64_t max_shard = io::parse_byte_size(options.max_shard_size);
   if (options.tokenizer.empty() == options.train_tokenizer.empty())
     fail("give exactly one of --tokenizer FILE.model and --train-tokenizer CORPUS.txt");
-  model::preset_config(options.preset, 0);  // an unknown preset fails before any work
+  // An unknown preset or architecture fails before any work.
+  const model::Family family = model::parse_arch_name(options.arch);
+  model::preset_config(options.preset, 0);
   // The template's Jinja text (chatml, zephyr) and, for a trained tokenizer, its markers as
   // whole pieces: "<|im_start|>" is then one token, as in the models that use it.
   std::string chat_template_jinja;
@@ -86,7 +89,7 @@ void run_init(const InitOptions& options) {
           options.tokenizer, marker, options.chat_template);
   }
 
-  model::ModelConfig config = model::preset_config(options.preset, tokenizer.vocab_size());
+  model::ModelConfig config = model::preset_config(options.preset, tokenizer.vocab_size(), family);
   config.dtype = dtype;
   config.bos_token_id.reset();
   config.eos_token_ids.clear();
@@ -101,8 +104,8 @@ void run_init(const InitOptions& options) {
   data::write_tokenizer_files(tokenizer, out.path(), config.max_position_embeddings,
                               chat_template_jinja);
   out.commit();
-  spdlog::info("wrote {} ({} preset, {} layers, vocab {}, {}, {} weight file(s))", options.out,
-               options.preset, config.num_hidden_layers, config.vocab_size,
+  spdlog::info("wrote {} ({} {} preset, {} layers, vocab {}, {}, {} weight file(s))", options.out,
+               config.architecture, options.preset, config.num_hidden_layers, config.vocab_size,
                model::dtype_config_name(dtype), files.size() - (files.size() > 1 ? 1 : 0));
 }
 
@@ -110,9 +113,12 @@ void run_init(const InitOptions& options) {
 
 void add_init_command(CLI::App& root) {
   auto options = std::make_shared<InitOptions>();
-  CLI::App* cmd = root.add_subcommand(
-      "init", "Write a random-initialised Llama checkpoint (Hugging Face layout)");
+  CLI::App* cmd =
+      root.add_subcommand("init", "Write a random-initialised checkpoint (Hugging Face layout)");
   cmd->add_option("--preset", options->preset, "Model size: tiny, mini, small or medium")
+      ->capture_default_str();
+  cmd->add_option("--arch", options->arch,
+                  "Architecture: llama, mistral, qwen2, qwen3, gemma2, gemma3 or phi3")
       ->capture_default_str();
   cmd->add_option("--tokenizer", options->tokenizer, "sentencepiece tokenizer.model to use");
   cmd->add_option("--train-tokenizer", options->train_tokenizer,

@@ -4,6 +4,9 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <vector>
+
+#include <fmt/ranges.h>
 
 #include "cli/commands.h"
 #include "data/tokenizer.h"
@@ -85,6 +88,44 @@ void print_tokenizer(const std::string& dir) {
   }
 }
 
+// The decoder options beyond Llama's, e.g. "q/k norms, (1 + w) norms, GeGLU (tanh)".
+std::string family_options(const model::ModelConfig& c) {
+  std::vector<std::string> parts;
+  if (c.attention_bias) parts.push_back(c.o_proj_bias ? "attention biases" : "q/k/v biases");
+  if (c.mlp_bias) parts.push_back("MLP biases");
+  if (c.qk_norm) parts.push_back("q/k norms");
+  if (c.norm_weight_offset != 0.0) parts.push_back("(1 + w) norms");
+  if (c.sandwich_norms) parts.push_back("sandwich norms");
+  parts.push_back(c.gelu_tanh ? "GeGLU (tanh GELU)" : "SwiGLU");
+  if (c.fused_projections) parts.push_back("fused qkv_proj and gate_up_proj");
+  if (c.scale_embeddings) parts.push_back("embeddings x sqrt(hidden)");
+  if (c.query_pre_attn_scalar)
+    parts.push_back(fmt::format("attention scale {:g}^-1/2", *c.query_pre_attn_scalar));
+  if (c.attn_logit_softcapping)
+    parts.push_back(fmt::format("attention soft-cap {:g}", *c.attn_logit_softcapping));
+  if (c.final_logit_softcapping)
+    parts.push_back(fmt::format("final soft-cap {:g}", *c.final_logit_softcapping));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+// "4096 on layers 0-4, 6-10 (10 of 12; the others global)" or "none".
+std::string window_pattern(const model::ModelConfig& c) {
+  if (!c.any_sliding_layer()) return "none";
+  std::vector<std::string> runs;
+  int64_t count = 0;
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    if (!c.layer_is_sliding(i)) continue;
+    int64_t j = i;
+    while (j + 1 < c.num_hidden_layers && c.layer_is_sliding(j + 1)) ++j;
+    runs.push_back(i == j ? fmt::format("{}", i) : fmt::format("{}-{}", i, j));
+    count += j - i + 1;
+    i = j;
+  }
+  if (count == c.num_hidden_layers) return fmt::format("{} on every layer", *c.sliding_window);
+  return fmt::format("{} on layers {} ({} of {}; the others global)", *c.sliding_window,
+                     fmt::join(runs, ", "), count, c.num_hidden_layers);
+}
+
 void run_inspect(const std::string& dir) {
   if (!std::filesystem::is_directory(dir))
     fail("{}: no such folder (give a Hugging Face checkpoint folder)", dir);
@@ -101,7 +142,9 @@ void run_inspect(const std::string& dir) {
     parameters_by_dtype[io::dtype_to_safetensors(info.dtype)] += static_cast<int64_t>(numel);
   }
   std::printf("%s\n", dir.c_str());
-  std::printf("  architecture      %s\n", c.architecture.c_str());
+  std::printf("  architecture      %s (family %s)\n", c.architecture.c_str(),
+              model::arch_name(c.family).c_str());
+  std::printf("  options           %s\n", family_options(c).c_str());
   std::printf("  layers            %lld\n", static_cast<long long>(c.num_hidden_layers));
   std::printf("  hidden size       %lld (intermediate %lld)\n",
               static_cast<long long>(c.hidden_size), static_cast<long long>(c.intermediate_size));
@@ -110,12 +153,13 @@ void run_inspect(const std::string& dir) {
               static_cast<long long>(c.num_key_value_heads), static_cast<long long>(c.head_dim));
   std::printf("  vocabulary        %lld%s\n", static_cast<long long>(c.vocab_size),
               c.tie_word_embeddings ? " (tied input/output embeddings)" : "");
-  std::printf("  context           %lld positions, RoPE theta %g, scaling %s\n",
-              static_cast<long long>(c.max_position_embeddings), c.rope_theta,
-              c.rope_scaling.type.c_str());
+  std::printf(
+      "  context           %lld positions, RoPE theta %g, scaling %s%s\n",
+      static_cast<long long>(c.max_position_embeddings), c.rope_theta, c.rope_scaling.type.c_str(),
+      c.rope_local_theta ? fmt::format(" (sliding layers: theta {:g})", *c.rope_local_theta).c_str()
+                         : "");
+  std::printf("  sliding window    %s\n", window_pattern(c).c_str());
   print_tokenizer(dir);
-  if (c.sliding_window)
-    std::printf("  sliding window    %lld\n", static_cast<long long>(*c.sliding_window));
   std::printf("  parameters        %s (%.0f)\n", human_count(parameters).c_str(), parameters);
   std::string dtypes;
   for (const auto& [dtype, count] : parameters_by_dtype)

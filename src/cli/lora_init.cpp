@@ -73,9 +73,9 @@ void add_lora_init_command(CLI::App& root) {
   cmd->add_option("--lora-dropout", options->dropout,
                   "Dropout on the adapter's input (training only)")
       ->capture_default_str();
-  cmd->add_option(
-         "--lora-targets", options->targets,
-         "Comma list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj, or all-linear")
+  cmd->add_option("--lora-targets", options->targets,
+                  "Comma list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj (Phi-3: "
+                  "qkv_proj,o_proj,gate_up_proj,down_proj), or all-linear")
       ->capture_default_str();
   cmd->add_option("--lora-layers", options->layers,
                   "Only these layers, e.g. 0-15 or 0,2,5-7 (default: all)");

@@ -38,10 +38,10 @@ int64_t layer_of(const std::string& module) {
 
 }  // namespace
 
-const std::vector<std::string>& linear_suffixes() {
-  static const std::vector<std::string> names = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
-                                                 "gate_proj", "up_proj", "down_proj"};
-  return names;
+std::vector<std::string> linear_suffixes(const model::ModelConfig& base) {
+  // Phi-3's fused projections under PEFT's names for them.
+  if (base.fused_projections) return {"qkv_proj", "o_proj", "gate_up_proj", "down_proj"};
+  return {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
 }
 
 // A target_modules pattern that libstdc++'s regex compiler cannot take safely: over 512
@@ -95,7 +95,7 @@ std::vector<std::string> targeted_modules(const model::ModelConfig& base,
     modules.push_back(name.substr(0, name.size() - std::string(".weight").size()));
   }
   std::vector<std::string> targets = config.target_modules;
-  if (targets.size() == 1 && targets[0] == "all-linear") targets = linear_suffixes();
+  if (targets.size() == 1 && targets[0] == "all-linear") targets = linear_suffixes(base);
   std::optional<std::regex> pattern;
   if (config.target_regex) {
     if (config.layers_to_transform)
@@ -139,14 +139,14 @@ std::vector<std::string> targeted_modules(const model::ModelConfig& base,
     for (const std::string& t : targets)
       if (!used.count(t))
         fail("{}: target \"{}\" matches no layer of this {} (its linear layers: {})", where, t,
-             base.architecture, fmt::join(linear_suffixes(), ", "));
+             base.architecture, fmt::join(linear_suffixes(base), ", "));
   if (chosen.empty())
     fail("{}: target_modules {} (layers {}) select no layer of this {} (its linear layers: {})",
          where,
          config.target_regex ? *config.target_regex : fmt::format("{}", fmt::join(targets, ",")),
          config.layers_to_transform ? fmt::format("{}", fmt::join(*config.layers_to_transform, ","))
                                     : std::string("all"),
-         base.architecture, fmt::join(linear_suffixes(), ", "));
+         base.architecture, fmt::join(linear_suffixes(base), ", "));
   return chosen;
 }
 
@@ -236,9 +236,10 @@ std::vector<int64_t> parse_layer_list(const std::string& text, int64_t layers) {
 
 // "all-linear" becomes the explicit list: PEFT reads "all-linear" only as a plain string, so
 // a saved list must name the modules.
-static io::AdapterConfig with_explicit_targets(io::AdapterConfig config) {
+static io::AdapterConfig with_explicit_targets(const model::ModelConfig& base,
+                                               io::AdapterConfig config) {
   if (config.target_modules == std::vector<std::string>{"all-linear"})
-    config.target_modules = linear_suffixes();
+    config.target_modules = linear_suffixes(base);
   return config;
 }
 
@@ -251,7 +252,7 @@ LoraModel LoraModel::create(model::LlamaForCausalLMImpl& model, io::AdapterConfi
     fail("LoRA init \"{}\" is not supported (use default or gaussian)", config.init_lora_weights);
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   LoraModel lora;
-  lora.config_ = with_explicit_targets(config);
+  lora.config_ = with_explicit_targets(model.config(), config);
   torch::NoGradGuard no_grad;
   for (const std::string& module : targeted_modules(model.config(), config, "--lora-targets",
                                                     /*each_target_must_match=*/true)) {
@@ -281,7 +282,7 @@ LoraModel LoraModel::create(model::LlamaForCausalLMImpl& model, io::AdapterConfi
 LoraModel LoraModel::load(model::LlamaForCausalLMImpl& model, const std::string& dir) {
   io::AdapterFiles files = io::read_adapter(dir);
   LoraModel lora;
-  lora.config_ = with_explicit_targets(files.config);
+  lora.config_ = with_explicit_targets(model.config(), files.config);
   for (const AdapterTarget& target : check_adapter(model.config(), files)) {
     model::LinearImpl& linear = linear_at(model, target.module);
     // fp32 master copies on the layer's device, whatever the file stores.

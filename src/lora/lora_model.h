@@ -16,9 +16,9 @@
 
 namespace zili::lora {
 
-// The linear layers LoRA may wrap, by module-name suffix; "all-linear" means all of them
-// (every linear but lm_head, as PEFT).
-const std::vector<std::string>& linear_suffixes();
+// The linear layers LoRA may wrap in `base`, by module-name suffix (Phi-3: qkv_proj, o_proj,
+// gate_up_proj, down_proj); "all-linear" means all of them (every linear but lm_head, as PEFT).
+std::vector<std::string> linear_suffixes(const model::ModelConfig& base);
 
 // The base's module names ("model.layers.3.self_attn.q_proj") that `config` targets: a name
 // matches a target t when it equals t or ends with "." + t (or, for a regex target, when the

@@ -1,5 +1,6 @@
-// Forward pass of the Llama-family decoder, top to bottom: embed, N x (attention + MLP),
-// final norm, lm_head. Mirrors transformers' modeling_llama / modeling_mistral.
+// Forward pass of the decoder, top to bottom: embed, N x (attention + MLP), final norm,
+// lm_head. Mirrors transformers' modeling_{llama,mistral,qwen2,qwen3,gemma2,gemma3,phi3};
+// attention is in attention.cpp.
 #include "model/llama.h"
 
 #include <cmath>
@@ -66,121 +67,71 @@ torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) {
   return weight.index_select(0, ids.reshape(-1)).view(shape);
 }
 
-RMSNormImpl::RMSNormImpl(int64_t, double eps_) : eps(eps_) {
+RMSNormImpl::RMSNormImpl(int64_t, double eps_, double weight_offset_)
+    : eps(eps_), weight_offset(weight_offset_) {
   weight = register_parameter("weight", placeholder(), false);
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  return rms_norm(x, weight, eps);  // the fused kernel on CUDA when built, else the reference
+  // The fused kernel on CUDA when built (offset 0 only), else the reference.
+  return rms_norm(x, weight, eps, weight_offset);
 }
 
-AttentionImpl::AttentionImpl(const ModelConfig& c, int64_t layer_index)
-    : heads_(c.num_attention_heads),
-      kv_heads_(c.num_key_value_heads),
-      head_dim_(c.head_dim),
-      layer_index_(layer_index) {
-  const int64_t q_out = heads_ * head_dim_, kv_out = kv_heads_ * head_dim_;
-  q_proj = register_module("q_proj", Linear(c.hidden_size, q_out, c.attention_bias));
-  k_proj = register_module("k_proj", Linear(c.hidden_size, kv_out, c.attention_bias));
-  v_proj = register_module("v_proj", Linear(c.hidden_size, kv_out, c.attention_bias));
-  o_proj = register_module("o_proj", Linear(q_out, c.hidden_size, c.attention_bias));
-}
-
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInputs& in) {
-  const int64_t B = x.size(0), T = x.size(1);
-  // q [B, H, T, D], k/v [B, Hkv, T, D]
-  const std::vector<torch::Tensor> qkv =
-      shared_input_forward({q_proj.get(), k_proj.get(), v_proj.get()}, x);
-  torch::Tensor q = qkv[0].view({B, T, heads_, head_dim_}).transpose(1, 2);
-  torch::Tensor k = qkv[1].view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
-  torch::Tensor v = qkv[2].view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
-  q = rope(q, in.cos, in.sin);  // the fused kernel on CUDA when built, else apply_rope
-  k = rope(k, in.cos, in.sin);
-  if (in.cache) std::tie(k, v) = in.cache->append(layer_index_, k, v);  // [B, Hkv, S, D]
-  // GQA: query head h reads key/value head h / (H / Hkv), as transformers' repeat_kv.
-  const int64_t groups = heads_ / kv_heads_;
-  if (groups > 1) {
-    k = k.repeat_interleave(groups, 1);
-    v = v.repeat_interleave(groups, 1);
+MLPImpl::MLPImpl(const ModelConfig& c) : gelu_tanh_(c.gelu_tanh) {
+  const int64_t C = c.hidden_size, F = c.intermediate_size;
+  if (c.fused_projections) {
+    gate_up_proj = register_module("gate_up_proj", Linear(C, 2 * F, false));
+  } else {
+    gate_proj = register_module("gate_proj", Linear(C, F, c.mlp_bias));
+    up_proj = register_module("up_proj", Linear(C, F, c.mlp_bias));
   }
-  // softmax(q k^T / sqrt(D) + mask) v: [B, H, T, S] x [B, H, S, D] -> [B, H, T, D]
-  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim_));
-  // Without a mask, build_attention_mask guarantees T == S (or T == 1): plain causal.
-  const bool causal = !in.mask.defined() && T > 1;
-  torch::Tensor out = at::scaled_dot_product_attention(
-      q, k, v, in.mask.defined() ? std::optional<at::Tensor>(in.mask) : std::nullopt, 0.0, causal,
-      scale);
-  out = out.transpose(1, 2).reshape({B, T, heads_ * head_dim_});
-  return o_proj(out);
-}
-
-MLPImpl::MLPImpl(const ModelConfig& c) {
-  gate_proj = register_module("gate_proj", Linear(c.hidden_size, c.intermediate_size, c.mlp_bias));
-  up_proj = register_module("up_proj", Linear(c.hidden_size, c.intermediate_size, c.mlp_bias));
-  down_proj = register_module("down_proj", Linear(c.intermediate_size, c.hidden_size, c.mlp_bias));
+  down_proj = register_module("down_proj", Linear(F, C, c.mlp_bias));
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
+  // gate, up [B, T, F]: Phi-3's gate_up_proj output [B, T, 2F] is [gate, up] along the last dim.
   const std::vector<torch::Tensor> gate_up =
-      shared_input_forward({gate_proj.get(), up_proj.get()}, x);
-  return down_proj(swiglu(gate_up[0], gate_up[1]));  // silu(gate) * up, fused on CUDA
+      gate_up_proj ? gate_up_proj(x).chunk(2, -1)
+                   : shared_input_forward({gate_proj.get(), up_proj.get()}, x);
+  // gelu_tanh(gate) * up (Gemma's GeGLU, plain ops), or silu(gate) * up, fused on CUDA.
+  return down_proj(gelu_tanh_ ? geglu_tanh(gate_up[0], gate_up[1])
+                              : swiglu(gate_up[0], gate_up[1]));
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, int64_t layer_index) {
+  const auto norm = [&] { return RMSNorm(c.hidden_size, c.rms_norm_eps, c.norm_weight_offset); };
   self_attn = register_module("self_attn", Attention(c, layer_index));
   mlp = register_module("mlp", MLP(c));
-  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
-  post_attention_layernorm =
-      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  input_layernorm = register_module("input_layernorm", norm());
+  post_attention_layernorm = register_module("post_attention_layernorm", norm());
+  if (c.sandwich_norms) {
+    pre_feedforward_layernorm = register_module("pre_feedforward_layernorm", norm());
+    post_feedforward_layernorm = register_module("post_feedforward_layernorm", norm());
+  }
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const AttentionInputs& in) {
+  if (pre_feedforward_layernorm) {  // Gemma: the output of each block is normed too
+    torch::Tensor h = x + post_attention_layernorm(self_attn(input_layernorm(x), in));
+    return h + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(h)));
+  }
   torch::Tensor h = x + self_attn(input_layernorm(x), in);
   return h + mlp(post_attention_layernorm(h));
 }
 
-torch::Tensor build_attention_mask(const torch::Tensor& attention_mask, int64_t past, int64_t T,
-                                   std::optional<int64_t> sliding_window, torch::Device device,
-                                   const torch::Tensor& segment_ids) {
-  const int64_t S = past + T;
-  const bool window_in_reach = sliding_window && S > *sliding_window;
-  if (!attention_mask.defined() && !segment_ids.defined() && !window_in_reach &&
-      (past == 0 || T == 1))
-    return {};
-  // query positions [T, 1] and key positions [1, S], absolute (cache included).
-  torch::Tensor q_pos =
-      torch::arange(past, S, torch::TensorOptions(torch::kInt64).device(device)).unsqueeze(1);
-  torch::Tensor k_pos =
-      torch::arange(0, S, torch::TensorOptions(torch::kInt64).device(device)).unsqueeze(0);
-  torch::Tensor allowed = k_pos <= q_pos;  // [T, S]
-  if (window_in_reach) allowed = allowed.logical_and(q_pos - k_pos < *sliding_window);
-  allowed = allowed.unsqueeze(0).unsqueeze(0);  // [1, 1, T, S]
-  if (attention_mask.defined()) {
-    TORCH_CHECK(attention_mask.dim() == 2 && attention_mask.size(1) == S,
-                "attention_mask must be [B, ", S, "], got ", attention_mask.sizes());
-    torch::Tensor keys_valid = attention_mask.to(device).to(torch::kBool).unsqueeze(1).unsqueeze(1);
-    allowed = allowed.logical_and(keys_valid);  // [B, 1, T, S]
-  }
-  if (segment_ids.defined()) {
-    TORCH_CHECK(past == 0, "segment_ids (packed rows) expected no cache, got ", past,
-                " cached positions");
-    TORCH_CHECK(segment_ids.dim() == 2 && segment_ids.size(1) == T, "segment_ids must be [B, ", T,
-                "], got ", segment_ids.sizes());
-    // same[b, q, s] = segment of query q == segment of key s: [B, 1, T, T]
-    torch::Tensor segments = segment_ids.to(device);
-    torch::Tensor same = (segments.unsqueeze(2) == segments.unsqueeze(1)).unsqueeze(1);
-    allowed = allowed.logical_and(same);
-  }
-  // A query always sees itself: no all-masked row, so no NaN from the softmax.
-  allowed = allowed.logical_or((k_pos == q_pos).unsqueeze(0).unsqueeze(0));
-  return allowed;
+// Gemma 3's sliding layers: RoPE with their own base and no scaling.
+static ModelConfig sliding_rope_config(ModelConfig c) {
+  c.rope_theta = *c.rope_local_theta;
+  c.rope_scaling = RopeScaling{};
+  return c;
 }
 
 LlamaModelImpl::LlamaModelImpl(const ModelConfig& c) : config_(c), rope_(c) {
+  if (c.rope_local_theta) rope_sliding_.emplace(sliding_rope_config(c));
   embed_tokens = register_module("embed_tokens", Embedding());
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(DecoderLayer(c, i));
-  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, c.norm_weight_offset));
 }
 
 torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids,
@@ -196,11 +147,25 @@ torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids,
                     .expand({B, T});
   AttentionInputs in;
   std::tie(in.cos, in.sin) = rope_.cos_sin(positions, compute_dtype);
-  in.mask = build_attention_mask(options.attention_mask, past, T, config_.sliding_window, device,
-                                 options.segment_ids);
+  if (rope_sliding_)
+    std::tie(in.cos_sliding, in.sin_sliding) = rope_sliding_->cos_sin(positions, compute_dtype);
+  // Full layers' mask without a window, sliding layers' with it (each only when some layer
+  // needs it).
+  if (config_.any_full_layer())
+    in.mask = build_attention_mask(options.attention_mask, past, T, std::nullopt, device,
+                                   options.segment_ids);
+  if (config_.any_sliding_layer())
+    in.mask_sliding = build_attention_mask(options.attention_mask, past, T, config_.sliding_window,
+                                           device, options.segment_ids);
   in.cache = options.cache;
 
   torch::Tensor x = embed_tokens(input_ids).to(compute_dtype);  // [B, T, C]
+  if (config_.scale_embeddings) {
+    // Gemma: x sqrt(C), the factor rounded to the model's dtype and the product made in it,
+    // as transformers' scaled embedding does (its weights are in the model's dtype).
+    const double scale = std::sqrt(static_cast<double>(config_.hidden_size));
+    x = x * torch::scalar_tensor(scale, x.options().dtype(torch::kFloat32)).to(compute_dtype);
+  }
   for (const auto& item : *layers) {
     DecoderLayerImpl& layer = *item->as<DecoderLayer>();
     x = layer_runner ? layer_runner->run(layer, x, in) : layer.forward(x, in);
@@ -227,7 +192,10 @@ torch::Tensor LlamaForCausalLMImpl::logits(const torch::Tensor& hidden) {
   // An adapter on lm_head is not supported (PEFT's all-linear leaves it out too).
   torch::Tensor out =
       torch::nn::functional::linear(hidden, lm_head_weight().to(hidden.scalar_type()));
-  return out.scalar_type() == torch::kFloat64 ? out : out.to(torch::kFloat32);
+  out = out.scalar_type() == torch::kFloat64 ? out : out.to(torch::kFloat32);
+  // Gemma 2: logits = cap tanh(logits / cap).
+  if (const auto cap = config_.final_logit_softcapping) out = torch::tanh(out / *cap) * *cap;
+  return out;
 }
 
 }  // namespace zili::model

@@ -1,6 +1,8 @@
-// The Llama-family decoder (Llama 1/2/3, Mistral) as libtorch modules registered under
-// their Hugging Face names (model.layers.N.self_attn.q_proj.weight, ...), so loading and
-// export are name mapping.
+// The decoder of every family zili runs (Llama 1/2/3, Mistral, Qwen2/3, Gemma 2/3, Phi-3) as
+// libtorch modules registered under their Hugging Face names
+// (model.layers.N.self_attn.q_proj.weight, ...), so loading and export are name mapping. A
+// family is a few options of ModelConfig (q/k norms, norm offset, sandwich norms, GeGLU, caps,
+// window pattern, fused projections), each applied where it acts.
 //
 // Size letters: B batch, T new tokens, S key positions (cache + new), C hidden size,
 // H attention heads, Hkv key/value heads, D head dim, F intermediate size, V vocab.
@@ -61,14 +63,15 @@ TORCH_MODULE(Linear);
 std::vector<torch::Tensor> shared_input_forward(const std::vector<LinearImpl*>& layers,
                                                 const torch::Tensor& x);
 
-// y = x / sqrt(mean(x^2) + eps) * weight, computed in fp32 (as transformers does); the fused
-// kernel on CUDA when the build has it (model/rms_norm.h).
+// y = x / sqrt(mean(x^2) + eps) * (weight_offset + weight), computed in fp32 (as transformers
+// does; Gemma's offset is 1); the fused kernel on CUDA when the build has it and the offset
+// is 0 (model/rms_norm.h).
 class RMSNormImpl : public torch::nn::Module {
  public:
-  RMSNormImpl(int64_t size, double eps);
+  RMSNormImpl(int64_t size, double eps, double weight_offset = 0.0);
   torch::Tensor forward(const torch::Tensor& x);  // [..., C] -> [..., C]
   torch::Tensor weight;                           // [C]
-  double eps;
+  double eps, weight_offset;
 };
 TORCH_MODULE(RMSNorm);
 
@@ -81,34 +84,52 @@ class EmbeddingImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Embedding);
 
-// Per-call attention inputs shared by every layer.
+// Per-call attention inputs shared by every layer: one set for full-attention layers and
+// one for sliding-window layers (the same tensors when nothing differs).
 struct AttentionInputs {
   torch::Tensor cos, sin;  // [B, T, D] float32 (float64 for a float64 model)
   torch::Tensor mask;      // [B, 1, T, S] bool (true: may attend), or undefined: plain causal
+  torch::Tensor cos_sliding, sin_sliding;  // Gemma 3: the local RoPE base
+  torch::Tensor mask_sliding;              // the window applied
   KVCache* cache = nullptr;
 };
 
+// softmax(scale q k^T (capped) + mask) v over H query heads sharing Hkv key/value heads.
+// Projections: q_proj/k_proj/v_proj, or Phi-3's fused qkv_proj ([q; k; v] rows).
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(const ModelConfig& config, int64_t layer_index);
   torch::Tensor forward(const torch::Tensor& x, const AttentionInputs& in);  // [B, T, C]
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Linear qkv_proj{nullptr};                  // Phi-3, instead of q/k/v_proj
+  RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Qwen3, Gemma 3: over D of each head
 
  private:
+  // q [B, T, H*D], k/v [B, T, Hkv*D] from x [B, T, C].
+  std::vector<torch::Tensor> project_qkv(const torch::Tensor& x);
   int64_t heads_, kv_heads_, head_dim_, layer_index_;
+  bool sliding_;
+  double scale_;                         // D^-1/2, or query_pre_attn_scalar^-1/2
+  std::optional<double> logit_softcap_;  // Gemma 2
 };
 TORCH_MODULE(Attention);
 
-// down(silu(gate(x)) * up(x)): [B, T, C] -> [B, T, F] -> [B, T, C]
+// down(act(gate(x)) * up(x)): [B, T, C] -> [B, T, F] -> [B, T, C]; act = silu (SwiGLU) or
+// Gemma's tanh GELU (GeGLU); gate and up from Phi-3's fused gate_up_proj ([gate; up] rows).
 class MLPImpl : public torch::nn::Module {
  public:
   explicit MLPImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x);
   Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  Linear gate_up_proj{nullptr};  // Phi-3, instead of gate_proj and up_proj
+
+ private:
+  bool gelu_tanh_;
 };
 TORCH_MODULE(MLP);
 
-// x + attn(norm(x)), then h + mlp(norm(h)).
+// x + attn(norm(x)), then h + mlp(norm(h)). Gemma's sandwich: h = x + post_attn(attn(in(x))),
+// then h + post_ff(mlp(pre_ff(h))).
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, int64_t layer_index);
@@ -116,6 +137,7 @@ class DecoderLayerImpl : public torch::nn::Module {
   Attention self_attn{nullptr};
   MLP mlp{nullptr};
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  RMSNorm pre_feedforward_layernorm{nullptr}, post_feedforward_layernorm{nullptr};  // Gemma
 };
 TORCH_MODULE(DecoderLayer);
 
@@ -153,6 +175,7 @@ class LlamaModelImpl : public torch::nn::Module {
  private:
   ModelConfig config_;
   Rope rope_;
+  std::optional<Rope> rope_sliding_;  // Gemma 3: sliding layers' own RoPE base
 };
 TORCH_MODULE(LlamaModel);
 
@@ -161,7 +184,8 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   explicit LlamaForCausalLMImpl(ModelConfig config);
   // input_ids [B, T] -> hidden [B, T, C] (call logits() for [B, T, V]).
   torch::Tensor forward(const torch::Tensor& input_ids, const ForwardOptions& options = {});
-  torch::Tensor logits(const torch::Tensor& hidden);  // [..., C] -> [..., V] fp32 (or f64)
+  // [..., C] -> [..., V] fp32 (or f64), soft-capped when the config says so (Gemma 2).
+  torch::Tensor logits(const torch::Tensor& hidden);
   const ModelConfig& config() const { return config_; }
   // The output projection [V, C]: lm_head.weight, or the embedding itself when tied.
   torch::Tensor lm_head_weight() const;

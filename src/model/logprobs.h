@@ -26,7 +26,10 @@ torch::Tensor token_logprobs(LlamaForCausalLMImpl& model, const torch::Tensor& i
 // nor their gradient ever exist whole. chunk_tokens <= 0: the plain-ops reference path.
 // On CUDA with the kernels (fp32 math, not --no-fused) each chunk's softmax steps are fused
 // (kernels/target_logprobs.h); that path checks targets in [0, V) first, one device sync.
+// softcap > 0 (Gemma 2's final_logit_softcapping): the logits are cap tanh(logits / cap), in
+// the forward and the backward (plain ops then, on every device).
 torch::Tensor target_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
-                              const torch::Tensor& targets, int64_t chunk_tokens = 256);
+                              const torch::Tensor& targets, int64_t chunk_tokens = 256,
+                              double softcap = 0.0);
 
 }  // namespace zili::model

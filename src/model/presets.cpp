@@ -1,6 +1,10 @@
 // The preset shapes. GQA everywhere (Hkv < H) so the grouped path is always exercised.
 #include "model/presets.h"
 
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
 #include "util/error.h"
 
 namespace zili::model {
@@ -9,7 +13,7 @@ const char* preset_names() {
   return "tiny, mini, small, medium";
 }
 
-ModelConfig preset_config(const std::string& name, int64_t vocab_size) {
+ModelConfig preset_config(const std::string& name, int64_t vocab_size, Family family) {
   ModelConfig c;
   c.architecture = "LlamaForCausalLM";
   c.vocab_size = vocab_size;
@@ -38,7 +42,29 @@ ModelConfig preset_config(const std::string& name, int64_t vocab_size) {
     fail("--preset: unknown preset \"{}\" (choose one of: {})", name, preset_names());
   }
   c.head_dim = c.hidden_size / c.num_attention_heads;
-  return c;
+  if (family == Family::llama) return c;
+  // Other families: the family's config.json for these shapes, read as any other, so the
+  // options get exactly the defaults a checkpoint without those keys gets.
+  nlohmann::json json = {{"architectures", {architecture_of(family)}},
+                         {"hidden_size", c.hidden_size},
+                         {"intermediate_size", c.intermediate_size},
+                         {"num_hidden_layers", c.num_hidden_layers},
+                         {"num_attention_heads", c.num_attention_heads},
+                         {"num_key_value_heads", c.num_key_value_heads},
+                         {"head_dim", c.head_dim},
+                         {"vocab_size", c.vocab_size},
+                         {"max_position_embeddings", c.max_position_embeddings},
+                         {"rms_norm_eps", c.rms_norm_eps}};
+  if (family == Family::mistral || family == Family::gemma2 || family == Family::gemma3)
+    json["sliding_window"] = c.max_position_embeddings / 4;
+  if (family == Family::gemma2 || family == Family::gemma3)
+    json["query_pre_attn_scalar"] = c.head_dim;
+  if (family == Family::gemma3)
+    json["sliding_window_pattern"] = std::min<int64_t>(6, c.num_hidden_layers);
+  ModelConfig out = parse_config(json, "--arch " + arch_name(family));
+  out.bos_token_id = c.bos_token_id;
+  out.eos_token_ids = c.eos_token_ids;
+  return out;
 }
 
 }  // namespace zili::model

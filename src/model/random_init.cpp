@@ -14,7 +14,8 @@ std::vector<std::pair<std::string, torch::Tensor>> random_weights(const ModelCon
   for (const auto& [name, shape] : parameter_shapes(config)) {
     torch::Tensor value;
     if (name.ends_with("norm.weight")) {
-      value = torch::ones(shape);
+      // Gemma's norms scale by (1 + w): w = 0 is the identity, as transformers initialises.
+      value = config.norm_weight_offset != 0.0 ? torch::zeros(shape) : torch::ones(shape);
     } else if (name.ends_with(".bias")) {
       value = torch::zeros(shape);
     } else {

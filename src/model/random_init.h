@@ -1,5 +1,5 @@
 // Random weights for `zili init`, initialised as transformers does for Llama: every linear
-// and the embedding ~ N(0, 0.02^2), RMSNorm weights 1, biases 0.
+// and the embedding ~ N(0, 0.02^2), RMSNorm weights 1 (0 for Gemma's 1 + w), biases 0.
 #pragma once
 
 #include <string>

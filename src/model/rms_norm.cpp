@@ -10,13 +10,18 @@
 
 namespace zili::model {
 
-torch::Tensor rms_norm_reference(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+torch::Tensor rms_norm_reference(const torch::Tensor& x, const torch::Tensor& weight, double eps,
+                                 double weight_offset) {
   // variance [..., 1] = mean(x^2) over C in at least fp32 (float64 stays float64);
   // y = weight * (x * rsqrt(variance + eps)).
-  torch::Tensor wide = x.to(torch::promote_types(x.scalar_type(), torch::kFloat32));
+  const auto wide_dtype = torch::promote_types(x.scalar_type(), torch::kFloat32);
+  torch::Tensor wide = x.to(wide_dtype);
   torch::Tensor variance = wide.pow(2).mean(-1, /*keepdim=*/true);
-  torch::Tensor normed = (wide * torch::rsqrt(variance + eps)).to(x.scalar_type());
-  return weight.to(x.scalar_type()) * normed;
+  torch::Tensor normed = wide * torch::rsqrt(variance + eps);
+  // Gemma: (1 + w) applied in the wide dtype, one rounding at the end.
+  if (weight_offset != 0.0)
+    return (normed * (weight.to(wide_dtype) + weight_offset)).to(x.scalar_type());
+  return weight.to(x.scalar_type()) * normed.to(x.scalar_type());
 }
 
 #ifdef ZILI_HAS_CUDA_KERNELS
@@ -60,12 +65,14 @@ torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& weight
 #endif
 }
 
-torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps,
+                       double weight_offset) {
   const auto dtype = x.scalar_type();
   const bool has_kernel =
       dtype == torch::kFloat32 || dtype == torch::kBFloat16 || dtype == torch::kFloat16;
-  if (has_kernel && use_fused_kernels(x)) return rms_norm_fused(x, weight, eps);
-  return rms_norm_reference(x, weight, eps);
+  if (has_kernel && weight_offset == 0.0 && use_fused_kernels(x))
+    return rms_norm_fused(x, weight, eps);
+  return rms_norm_reference(x, weight, eps, weight_offset);
 }
 
 }  // namespace zili::model

@@ -63,4 +63,8 @@ torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up) {
   return swiglu_reference(gate, up);
 }
 
+torch::Tensor geglu_tanh(const torch::Tensor& gate, const torch::Tensor& up) {
+  return torch::gelu(gate, "tanh") * up;
+}
+
 }  // namespace zili::model

@@ -21,4 +21,9 @@ torch::Tensor swiglu_fused(const torch::Tensor& gate, const torch::Tensor& up);
 // dtype and device; else the reference (on the CPU always).
 torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up);
 
+// GeGLU of Gemma: h = gelu_tanh(gate) * up with gelu_tanh(g) = g/2 (1 + tanh(sqrt(2/pi)
+// (g + 0.044715 g^3))), transformers' gelu_pytorch_tanh. Plain ops on every device (no
+// fused kernel yet). gate, up [..., F] -> h [..., F].
+torch::Tensor geglu_tanh(const torch::Tensor& gate, const torch::Tensor& up);
+
 }  // namespace zili::model

@@ -2,7 +2,8 @@
 // logits [n, V] exist only while that chunk is processed, in the forward and again in the
 // backward, which remakes them instead of keeping them. On CUDA (fp32 math, kernels built and
 // enabled) the softmax steps of each chunk are the fused kernels of kernels/target_logprobs.cu;
-// the GEMMs are cuBLAS either way.
+// the GEMMs are cuBLAS either way. Gemma 2's final-logit soft-cap, z = cap tanh(y / cap) of
+// the raw logits y, applies in both passes (plain ops: the fused kernels have no cap yet).
 #include <algorithm>
 
 #include "model/fused.h"
@@ -119,8 +120,17 @@ void chunk_logits_to_grad(torch::Tensor& z, const torch::Tensor& lse, const torc
   z.scatter_add_(1, t.unsqueeze(1), chunk_g);      // + g onehot(t)
 }
 
+// z = cap tanh(y / cap) in place of y [n, V]; returns tanh(y / cap) for the backward.
+torch::Tensor soft_cap_(torch::Tensor& y, double cap) {
+  torch::Tensor t = (y / cap).tanh_();
+  y = t * cap;
+  return t;
+}
+
 // Forward, for a chunk of n tokens with h [n, C] (cast to the math dtype), t [n]:
 //   z [n, V] = h W^T,   lse [n] = log Σ_v exp z_v,   lp [n] = z[t] - lse
+// With a soft-cap, y = h W^T and z = cap tanh(y / cap); then dz/dy = 1 - tanh^2(y / cap), so
+// dy = dz ⊙ (1 - tanh^2) and dh, dW follow from dy as below from dz.
 // Only lse is kept (N numbers); z is dropped when the chunk is done.
 //
 // Backward, with g = dL/dlp [N] and p = softmax(z) = exp(z - lse):
@@ -137,21 +147,23 @@ struct TargetLogprobsFunction : public torch::autograd::Function<TargetLogprobsF
 
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& hidden,
                                const torch::Tensor& weight, const torch::Tensor& targets,
-                               int64_t chunk_tokens) {
+                               int64_t chunk_tokens, double softcap) {
     const auto dtype = math_dtype(hidden);
     const int64_t N = hidden.size(0);
-    const bool fused = use_fused(hidden);
+    const bool fused = use_fused(hidden) && softcap <= 0;
     if (fused) check_targets_in_range(targets, weight.size(0));
     torch::Tensor lp = torch::empty({N}, hidden.options().dtype(dtype));   // [N]
     torch::Tensor lse = torch::empty({N}, hidden.options().dtype(dtype));  // [N]
     for (int64_t start = 0; start < N; start += chunk_tokens) {
       const int64_t n = std::min(chunk_tokens, N - start);
-      const torch::Tensor z = chunk_logits(hidden.narrow(0, start, n).to(dtype), weight);  // [n, V]
+      torch::Tensor z = chunk_logits(hidden.narrow(0, start, n).to(dtype), weight);  // [n, V]
+      if (softcap > 0) soft_cap_(z, softcap);
       chunk_lse_and_lp(z, targets.narrow(0, start, n), lse.narrow(0, start, n),
                        lp.narrow(0, start, n), fused);
     }
     ctx->save_for_backward({hidden, weight, targets, lse});
     ctx->saved_data["chunk_tokens"] = chunk_tokens;
+    ctx->saved_data["softcap"] = softcap;
     return lp;
   }
 
@@ -162,11 +174,12 @@ struct TargetLogprobsFunction : public torch::autograd::Function<TargetLogprobsF
     const torch::Tensor &hidden = saved[0], &weight = saved[1], &targets = saved[2];
     const torch::Tensor& lse = saved[3];
     const int64_t chunk_tokens = ctx->saved_data["chunk_tokens"].toInt();
+    const double softcap = ctx->saved_data["softcap"].toDouble();
     const bool need_hidden = ctx->needs_input_grad(kHidden);
     const bool need_weight = ctx->needs_input_grad(kWeight);
     const auto dtype = math_dtype(hidden);
     const int64_t N = hidden.size(0);
-    const bool fused = use_fused(hidden);
+    const bool fused = use_fused(hidden) && softcap <= 0;
     // [N]; the kernel wants it dense (the gradient of a sum arrives as an expanded scalar).
     const torch::Tensor g =
         fused ? grad_outputs[0].to(dtype).contiguous() : grad_outputs[0].to(dtype);
@@ -180,28 +193,33 @@ struct TargetLogprobsFunction : public torch::autograd::Function<TargetLogprobsF
         const int64_t n = std::min(chunk_tokens, N - start);
         const torch::Tensor h = hidden.narrow(0, start, n).to(dtype);  // [n, C]
         torch::Tensor dz = chunk_logits(h, weight);                    // z [n, V]
+        torch::Tensor tanh_y;                                          // [n, V], with a soft-cap
+        if (softcap > 0) tanh_y = soft_cap_(dz, softcap);
         chunk_logits_to_grad(dz, lse.narrow(0, start, n), targets.narrow(0, start, n),
                              g.narrow(0, start, n), fused);  // dz [n, V]
+        if (softcap > 0) dz.mul_(1 - tanh_y.square_());      // dy = dz (1 - tanh^2)
         if (need_hidden) dh.narrow(0, start, n).copy_(chunk_grad_hidden(dz, weight));
         if (need_weight) dw.addmm_(dz.t(), h);
       }
     }
-    // One entry per forward argument: hidden, weight, targets, chunk_tokens.
+    // One entry per forward argument: hidden, weight, targets, chunk_tokens, softcap.
     return {need_hidden ? dh.to(hidden.scalar_type()) : torch::Tensor(),
             need_weight ? dw.to(weight.scalar_type()) : torch::Tensor(), torch::Tensor(),
-            torch::Tensor()};
+            torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
 
 torch::Tensor target_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
-                              const torch::Tensor& targets, int64_t chunk_tokens) {
+                              const torch::Tensor& targets, int64_t chunk_tokens, double softcap) {
   check_inputs(hidden, weight, targets);
-  if (chunk_tokens > 0) return TargetLogprobsFunction::apply(hidden, weight, targets, chunk_tokens);
+  if (chunk_tokens > 0)
+    return TargetLogprobsFunction::apply(hidden, weight, targets, chunk_tokens, softcap);
   // The reference: the whole [N, V] logits under autograd.
   const auto dtype = math_dtype(hidden);
-  const torch::Tensor logits = torch::mm(hidden.to(dtype), weight.to(dtype).t());  // [N, V]
+  torch::Tensor logits = torch::mm(hidden.to(dtype), weight.to(dtype).t());  // [N, V]
+  if (softcap > 0) logits = torch::tanh(logits / softcap) * softcap;
   return torch::log_softmax(logits, 1).gather(1, targets.unsqueeze(1)).squeeze(1);
 }
 

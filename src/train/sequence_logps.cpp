@@ -2,6 +2,8 @@
 // log-probs by model::target_logprobs, summed per row.
 #include "train/sequence_logps.h"
 
+#include <algorithm>
+
 #include "model/logprobs.h"
 
 namespace zili::train {
@@ -41,8 +43,9 @@ SequenceLogps sequence_logps(model::LlamaForCausalLMImpl& model, const data::Bat
   const torch::Tensor targets = on_device(batch.labels).reshape(-1).index_select(0, positions);
   const torch::Tensor weight = model.lm_head_weight();
   const torch::Tensor token_logps =
-      model::target_logprobs(selected, weight, targets, chunk_tokens);  // [N]
-  const torch::Tensor rows = torch::div(positions, T, "floor");         // [N] row of each
+      model::target_logprobs(selected, weight, targets, chunk_tokens,
+                             model.config().final_logit_softcapping.value_or(0.0));  // [N]
+  const torch::Tensor rows = torch::div(positions, T, "floor");  // [N] row of each
   SequenceLogps out;
   out.logps = torch::zeros({R}, token_logps.options()).index_add(0, rows, token_logps);
   {
@@ -50,8 +53,20 @@ SequenceLogps sequence_logps(model::LlamaForCausalLMImpl& model, const data::Bat
     // mean_v (h W^T)_v = h . mean_v W_v: [N, C] x [C] -> [N]
     // (no fp32 copy of the whole [V, C] weight: the mean accumulates in the output dtype)
     const torch::Tensor mean_row = weight.mean(0, /*keepdim=*/false, token_logps.scalar_type());
-    const torch::Tensor logit_means =
-        selected.detach().to(token_logps.scalar_type()).matmul(mean_row);
+    const torch::Tensor h = selected.detach().to(token_logps.scalar_type());  // [N, C]
+    torch::Tensor logit_means;                                                // [N]
+    if (const auto cap = model.config().final_logit_softcapping) {
+      // Gemma 2: the mean of the capped logits is not linear in h; made a chunk of rows at a
+      // time, [256, V] at most.
+      logit_means = torch::empty({h.size(0)}, h.options());
+      for (int64_t start = 0; start < h.size(0); start += 256) {
+        const int64_t n = std::min<int64_t>(256, h.size(0) - start);
+        const torch::Tensor z = h.narrow(0, start, n).matmul(weight.to(h.scalar_type()).t());
+        logit_means.narrow(0, start, n).copy_((torch::tanh(z / *cap) * *cap).mean(1));
+      }
+    } else {
+      logit_means = h.matmul(mean_row);
+    }
     out.logit_sums = torch::zeros({R}, token_logps.options()).index_add(0, rows, logit_means);
   }
   return out;

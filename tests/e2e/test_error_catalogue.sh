@@ -127,6 +127,31 @@ c["rope_parameters"] = {"rope_type": "yarn", "factor": 4.0, "rope_theta": 10000.
 json.dump(c, open(sys.argv[1], "w"))
 PY
 case_ 19 'rope type "yarn" is not supported' - "$ZILI" eval --model yarn --data texts.jsonl
+# The families (issue 17): refused architectures and options name what is missing.
+config_edit() {  # config_edit DIR PYTHON: runs PYTHON on DIR/config.json's dict `c`
+  python3 - "$1/config.json" "$2" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+exec(sys.argv[2])
+json.dump(c, open(sys.argv[1], "w"))
+PY
+}
+cp -r good moe && config_edit moe 'c["architectures"] = ["Qwen2MoeForCausalLM"]'
+case_ 70 "mixture-of-experts" - "$ZILI" eval --model moe --data texts.jsonl
+cp -r good longrope && config_edit longrope '
+c["architectures"] = ["Phi3ForCausalLM"]
+c["rope_parameters"] = {"rope_type": "longrope", "rope_theta": 10000.0,
+                        "short_factor": [1.0] * 8, "long_factor": [2.0] * 8}'
+case_ 71 'rope type "longrope" is not supported' - "$ZILI" eval --model longrope --data texts.jsonl
+cp -r good gemma3mm && config_edit gemma3mm 'c["architectures"] = ["Gemma3ForConditionalGeneration"]'
+case_ 72 "text model only" - "$ZILI" eval --model gemma3mm --data texts.jsonl
+cp -r good nowindow && config_edit nowindow '
+c["architectures"] = ["Qwen2ForCausalLM"]
+c["layer_types"] = ["sliding_attention", "full_attention"]'
+case_ 73 "no sliding_window is set (use_sliding_window is false)" - \
+  "$ZILI" eval --model nowindow --data texts.jsonl
+case_ 74 '--arch: unknown architecture "gpt2"' newarch \
+  "$ZILI" init --arch gpt2 --tokenizer good/tokenizer.model --out newarch
 
 # --- tokenizers -------------------------------------------------------------------------------
 cp -r good notok && rm notok/tokenizer.model

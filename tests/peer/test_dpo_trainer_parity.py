@@ -142,13 +142,14 @@ def zili_first_step(zili, work, base_dir, adapter_dir, data, pairs):
 
 # --- TRL --------------------------------------------------------------------------------------
 
-def trl_trainer(work, base_dir, adapter_dir, pairs):
+def trl_trainer(work, base_dir, adapter_dir, pairs, tokenizer_dir=None):
+    """tokenizer_dir: where AutoTokenizer reads the tokenizer (default base_dir)."""
     model = PeftModel.from_pretrained(load_base(base_dir), adapter_dir, is_trainable=True)
     args = DPOConfig(output_dir=str(work / "trl"), report_to=[], use_cpu=True, bf16=False,
                      beta=BETA, per_device_train_batch_size=len(pairs), max_steps=1,
                      logging_steps=1, learning_rate=1e-6, save_strategy="no", disable_tqdm=True)
     trainer = DPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(pairs),
-                         processing_class=AutoTokenizer.from_pretrained(base_dir))
+                         processing_class=AutoTokenizer.from_pretrained(tokenizer_dir or base_dir))
     trainer.remove_callback(transformers.PrinterCallback)  # the metrics are compared, not printed
     return trainer
 

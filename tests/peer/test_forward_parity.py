@@ -1,17 +1,24 @@
-"""zili's per-token log-probs agree with Hugging Face transformers' own Llama and Mistral.
+"""zili's per-token log-probs agree with Hugging Face transformers' own models of every family.
 
 transformers builds tiny random models and saves them with save_pretrained (safetensors);
 zili evaluates texts on them with `zili eval --per-token`, and transformers computes the
 log-probabilities of the same ids. Every variant must agree to 1e-4 (fp32 compute on both
 sides): GQA, tied and untied embeddings, rope_scaling llama3 and linear, biases and an
 explicit head_dim, a sharded save, bf16 storage, Mistral's sliding window (texts longer
-than the window), and a checkpoint written by `zili init` read back by transformers.
+than the window), and a checkpoint written by `zili init` read back by transformers. The
+other families: Mistral-Nemo's explicit head_dim; Qwen2 (q/k/v biases, tied embeddings, the
+window on layers from max_window_layers on); Qwen3 (q/k norms, head_dim != hidden/heads);
+Gemma 2 ((1 + w) norms, sandwich norms, GeGLU, scaled embeddings, query_pre_attn_scalar,
+attention and final soft-caps, alternating windows); Gemma 3 (q/k norms, local/global RoPE
+bases, linear scaling on global layers, layer_types); Phi-3 (fused qkv_proj/gate_up_proj, a
+window on every layer); each also in bf16 storage and as written by `zili init --arch`.
 """
 import json
 import sys
 
 import torch
-from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig
+from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, LlamaConfig,
+                          MistralConfig, Phi3Config, Qwen2Config, Qwen3Config)
 
 from common import copy_tokenizer, make_tokenizer_dir, parse_args, read_jsonl, run
 
@@ -47,7 +54,31 @@ VARIANTS = {
     "sharded": (small_config(LlamaConfig, num_hidden_layers=3), {"max_shard_size": "40KB"}),
     "bf16-storage": (small_config(LlamaConfig), {"dtype": torch.bfloat16}),
     "mistral-window": (small_config(MistralConfig, sliding_window=7), {}),
+    "mistral-nemo": (small_config(MistralConfig, head_dim=24, sliding_window=None), {}),
+    "qwen2": (small_config(Qwen2Config, tie_word_embeddings=True, use_sliding_window=True,
+                           sliding_window=7, max_window_layers=1), {}),
+    "qwen3": (small_config(Qwen3Config, head_dim=24), {}),
+    "qwen3-bias-window": (small_config(Qwen3Config, head_dim=16, attention_bias=True,
+                                       use_sliding_window=True, sliding_window=6,
+                                       max_window_layers=0), {}),
+    "gemma2": (small_config(Gemma2Config, head_dim=24, query_pre_attn_scalar=20, sliding_window=7,
+                            attn_logit_softcapping=6.0, final_logit_softcapping=9.0,
+                            num_hidden_layers=3), {}),
+    "gemma3": (small_config(Gemma3TextConfig, head_dim=24, query_pre_attn_scalar=20,
+                            sliding_window=7, num_hidden_layers=3,
+                            layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+                            rope_parameters={
+                                "sliding_attention": {"rope_type": "default", "rope_theta": 100.0},
+                                "full_attention": {"rope_type": "linear", "factor": 2.0,
+                                                   "rope_theta": 10000.0}},
+                            architectures=["Gemma3ForCausalLM"]), {}),
+    "phi3": (small_config(Phi3Config, sliding_window=7, pad_token_id=0), {}),
 }
+# bf16 storage of every family beyond Llama.
+for _label in ("qwen2", "qwen3", "gemma2", "gemma3", "phi3"):
+    VARIANTS[f"{_label}-bf16"] = (type(VARIANTS[_label][0])(**VARIANTS[_label][0].to_dict()),
+                                  {"dtype": torch.bfloat16})
+INIT_ARCHS = ("mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3")
 
 
 def reference_logprobs(model_dir, ids):
@@ -90,13 +121,14 @@ def main():
 
     ok = True
     for label, (config, save) in VARIANTS.items():
-        config.architectures = [type(config).__name__.replace("Config", "ForCausalLM")]
+        if not config.architectures:
+            config.architectures = [type(config).__name__.replace("Config", "ForCausalLM")]
         model = AutoModelForCausalLM.from_config(config)
         # Norm weights start at 1 and biases at 0: perturb them so they are really tested.
         with torch.no_grad():
             for name, param in model.named_parameters():
                 if "norm" in name or name.endswith("bias"):
-                    param.add_(0.1 * torch.randn_like(param))
+                    param.add_(0.3 * torch.randn_like(param))
         model_dir = work / label
         model.to(save.get("dtype", torch.float32)).save_pretrained(
             model_dir, max_shard_size=save.get("max_shard_size", "5GB"))
@@ -116,6 +148,15 @@ def main():
     # zili init uses transformers' 0.02 initializer, so its predictions are near uniform and
     # the spread requirement does not apply; the variants above test the forward itself.
     ok &= check(zili, zili_dir, data, "zili-init", require_spread=False)
+    for arch in INIT_ARCHS:
+        arch_dir = work / f"zili-init-{arch}"
+        run([zili, "init", "--arch", arch, "--preset", "tiny", "--tokenizer",
+             tokenizer_dir / "tokenizer.model", "--out", arch_dir, "--seed", 7])
+        _, info = AutoModelForCausalLM.from_pretrained(arch_dir, output_loading_info=True)
+        if any(info[key] for key in ("missing_keys", "unexpected_keys", "mismatched_keys")):
+            print(f"zili-init-{arch}: transformers reports {info}")
+            ok = False
+        ok &= check(zili, arch_dir, data, f"zili-init-{arch}", require_spread=False)
     sys.exit(0 if ok else 1)
 
 

@@ -9,6 +9,9 @@ PEFT's merge_and_unload.
 - `zili merge` of a PEFT adapter loads in transformers (AutoModelForCausalLM) and gives the
   logits of PEFT's merge_and_unload() of the same adapter.
 All in fp32, to 1e-4 in log-probs (1e-5 relative and absolute for the merged logits).
+Then, per family beyond Llama (common.FAMILIES: Mistral-Nemo, Qwen2 with its biases, Qwen3,
+Gemma 2, Gemma 3, Phi-3 with LoRA on the fused qkv_proj and gate_up_proj): an all-linear PEFT
+adapter in zili, `zili merge` against merge_and_unload, and zili's all-linear adapter in PEFT.
 """
 import json
 import sys
@@ -17,7 +20,8 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM
 
-from common import make_random_llama, parse_args, read_jsonl, run
+from common import (FAMILIES, make_random_family, make_random_llama, make_tokenizer_dir,
+                    parse_args, read_jsonl, run)
 
 TOLERANCE = 1e-4
 TEXTS = ["The cat sat on the mat.", "Two plus three is five, and seven times six is 42.",
@@ -66,9 +70,51 @@ def compare(label, records, reference_model, base_records=None):
     return ok
 
 
+def merged_equal(label, zili, base_dir, adapter_dir, merged_dir, peft_model, ids):
+    run([zili, "merge", "--model", base_dir, "--adapter", adapter_dir, "--out", merged_dir])
+    theirs = peft_model.merge_and_unload().eval()
+    ours = base_model(merged_dir)
+    ids = torch.tensor([ids])
+    with torch.no_grad():
+        a, b = ours(ids).logits, theirs(ids).logits
+    # fp32 rounding of logits of size ~30 is ~1e-5 absolute: compare relatively too.
+    merged_ok = torch.allclose(a, b, rtol=1e-5, atol=1e-5)
+    print(f"{label:28s} max |logits diff| = "
+          f"{(a - b).abs().max().item():.2e} (logits up to {b.abs().max().item():.1f})  "
+          f"{'ok' if merged_ok else 'MISMATCH'}")
+    return merged_ok
+
+
+def check_family(zili, work, family, tokenizer_dir, data):
+    """Both directions and the merge for one family, all-linear (its own module names)."""
+    base_dir = make_random_family(zili, work, family, tokenizer_dir)
+    base_records = zili_logprobs(zili, work, base_dir, data, label=f"{family}-base")
+    peft_model = get_peft_model(base_model(base_dir), LoraConfig(
+        task_type="CAUSAL_LM", r=4, lora_alpha=8, target_modules="all-linear"))
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.2)
+    adapter_dir = work / f"peft-{family}"
+    peft_model.save_pretrained(adapter_dir)
+    records = zili_logprobs(zili, work, base_dir, data, adapter_dir, f"{family}-peft")
+    ok = compare(f"{family} PEFT -> zili", records, peft_model.eval(), base_records)
+    ok &= merged_equal(f"{family} merge vs PEFT's", zili, base_dir, adapter_dir,
+                       work / f"merged-{family}", peft_model, base_records[2]["ids"])
+    zili_adapter = work / f"zili-{family}"
+    run([zili, "lora-init", "--model", base_dir, "--out", zili_adapter, "--lora-r", 4,
+         "--lora-alpha", 12, "--lora-targets", "all-linear", "--random-b", 0.2, "--seed", 5])
+    records = zili_logprobs(zili, work, base_dir, data, zili_adapter, f"{family}-zili")
+    peft_model = PeftModel.from_pretrained(base_model(base_dir), zili_adapter).eval()
+    ok &= compare(f"{family} zili -> PEFT", records, peft_model, base_records)
+    return ok
+
+
 def main():
     zili, work = parse_args()
-    base_dir = make_random_llama(zili, work)
+    torch.set_num_threads(2)
+    tokenizer_dir = make_tokenizer_dir(zili, work)
+    base_dir = make_random_llama(zili, work, tokenizer_dir)
     data = work / "texts.jsonl"
     data.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
     base_records = zili_logprobs(zili, work, base_dir, data, label="base")
@@ -86,19 +132,8 @@ def main():
         ok &= compare(f"PEFT {label} -> zili", records, peft_model.eval(), base_records)
 
         if label == "all-rslora":
-            merged_dir = work / "merged"
-            run([zili, "merge", "--model", base_dir, "--adapter", adapter_dir, "--out", merged_dir])
-            theirs = peft_model.merge_and_unload().eval()
-            ours = base_model(merged_dir)
-            ids = torch.tensor([base_records[1]["ids"]])
-            with torch.no_grad():
-                a, b = ours(ids).logits, theirs(ids).logits
-            # fp32 rounding of logits of size ~30 is ~1e-5 absolute: compare relatively too.
-            merged_ok = torch.allclose(a, b, rtol=1e-5, atol=1e-5)
-            print(f"{'zili merge vs merge_and_unload':28s} max |logits diff| = "
-                  f"{(a - b).abs().max().item():.2e} (logits up to {b.abs().max().item():.1f})  "
-                  f"{'ok' if merged_ok else 'MISMATCH'}")
-            ok &= merged_ok
+            ok &= merged_equal("zili merge vs merge_and_unload", zili, base_dir, adapter_dir,
+                               work / "merged", peft_model, base_records[1]["ids"])
 
     # The other direction: zili writes, PEFT reads.
     for label, flags in [("subset-rslora", ["--lora-targets", "q_proj,o_proj,up_proj", "--rslora"]),
@@ -109,6 +144,9 @@ def main():
         records = zili_logprobs(zili, work, base_dir, data, zili_adapter, f"zili-{label}")
         peft_model = PeftModel.from_pretrained(base_model(base_dir), zili_adapter).eval()
         ok &= compare(f"zili {label} -> PEFT", records, peft_model, base_records)
+
+    for family in FAMILIES:
+        ok &= check_family(zili, work, family, tokenizer_dir, data)
     sys.exit(0 if ok else 1)
 
 

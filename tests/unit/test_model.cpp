@@ -17,11 +17,8 @@ using namespace zili::model;
 namespace {
 
 ModelConfig tiny_config(bool mistral_window = false) {
-  ModelConfig c = preset_config("tiny", 97);
-  if (mistral_window) {
-    c.architecture = "MistralForCausalLM";
-    c.sliding_window = 5;
-  }
+  ModelConfig c = preset_config("tiny", 97, mistral_window ? Family::mistral : Family::llama);
+  if (mistral_window) c.sliding_window = 5;
   return c;
 }
 
