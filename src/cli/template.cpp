@@ -33,19 +33,14 @@ struct TemplateOptions {
   bool add_generation_prompt = false;
 };
 
-bool has_assistant(const ordered_json& messages) {
-  for (const ordered_json& m : messages)
-    if (m.is_object() && m.value("role", "") == "assistant") return true;
-  return false;
-}
-
-// {"messages": [...]}: the rendered text and its ids; "trained" when the line trains (it has
-// an assistant message and no generation prompt is asked for).
+// {"messages": [...]}: the rendered text and its ids; "trained" when the line is an SFT
+// example (it ends with an assistant message and no generation prompt is asked for).
 ordered_json render_messages(const data::JsonlLine& line, const ordered_json& object,
                              const data::Tokenizer& tokenizer,
                              const train::ChatTemplateChoice& choice, const TemplateOptions& o) {
   const ordered_json& messages = data::template_messages(object, "messages", "message");
-  const bool trains = !o.add_generation_prompt && has_assistant(messages);
+  const bool trains = !o.add_generation_prompt && messages.back().is_object() &&
+                      messages.back().value("role", "") == "assistant";
   ordered_json out = ordered_json::object();
   if (choice.model_template) {
     const ordered_json tools = object.value("tools", ordered_json());

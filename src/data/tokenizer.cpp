@@ -110,7 +110,7 @@ Tokenizer::SpecialPiece added_piece(const TokenizerJson::AddedToken& token) {
 namespace {
 
 // A tokenizer.json by its extension, or by content (a JSON object) whatever its name.
-bool is_tokenizer_json(const std::string& path) {
+bool is_tokenizer_json_file(const std::string& path) {
   if (fs::path(path).extension() == ".json") return true;
   std::ifstream in(path, std::ios::binary);
   char c = 0;
@@ -122,7 +122,7 @@ bool is_tokenizer_json(const std::string& path) {
 }  // namespace
 
 Tokenizer Tokenizer::load_file(const std::string& path) {
-  if (!is_tokenizer_json(path)) return load_model_file(path);
+  if (!is_tokenizer_json_file(path)) return load_model_file(path);
   Tokenizer t;
   t.json_ = std::make_shared<const TokenizerJson>(TokenizerJson::load(path));
   t.model_path_ = path;

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from common import CORPUS, SOURCE_DIR, parse_args, read_jsonl, run
+from test_tokenizer_json_parity import tekken
 
 try:
     import datasets
@@ -53,6 +54,11 @@ FAMILIES = {
                      "<|end_header_id|>", "<|eot_id|>"],
         "bos": "<|begin_of_text|>", "eos": "<|eot_id|>",
     },
+    # Mistral-Nemo's real tokenizer (tekken, 131k tokens, Llama 3 style byte-level BPE) and
+    # its own template: the real-size check.
+    "tekken": {
+        "template": "mistralai-Mistral-Nemo-Instruct-2407.jinja", "bos": "<s>", "eos": "</s>",
+    },
     "qwen2": {
         "template": "Qwen-Qwen2.5-7B-Instruct.jinja",
         "split": QWEN2_SPLIT, "nfc": True,
@@ -72,9 +78,7 @@ REPLIES = [("5.", "It is six, I think."), ("Blue.", "Green, red and yellow."),
            (" 3.", "Four!\r\nFive.")]
 
 
-def make_folder(work, name, family):
-    """WORK/NAME: tokenizer.json + tokenizer_config.json (with the chat template) and a random
-    Llama whose vocabulary is the tokenizer's."""
+def trained_tokenizer(name, family):
     tok = Tokenizer(models.BPE(ignore_merges=name == "llama3"))
     if family["nfc"]:
         tok.normalizer = normalizers.NFC()
@@ -94,6 +98,19 @@ def make_folder(work, name, family):
                                           special_tokens=[(bos, tok.token_to_id(bos))])])
     else:
         tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    return tok
+
+
+def make_folder(work, name, family):
+    """WORK/NAME: tokenizer.json + tokenizer_config.json (with the chat template) and a random
+    Llama whose vocabulary is the tokenizer's."""
+    if name == "tekken":
+        real = tekken(work)
+        if real is None:
+            return None, None
+        tok = real[0]
+    else:
+        tok = trained_tokenizer(name, family)
     folder = work / name
     folder.mkdir()
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=family["bos"],
@@ -130,7 +147,7 @@ def trl_sft(tokenizer, records, assistant_only=False):
         chat_template = get_training_chat_template(tokenizer)
     trainer = SimpleNamespace(completion_only_loss=True, chat_template=chat_template,
                               _tokenizer=tokenizer)
-    args = SFTConfig(output_dir="/tmp/unused", max_length=None, dataset_num_proc=None,
+    args = SFTConfig(output_dir="/tmp/unused", max_length=None, dataset_num_proc=None, use_cpu=True, bf16=False,
                      assistant_only_loss=assistant_only, report_to=[])
     prepared = SFTTrainer._prepare_dataset(trainer, datasets.Dataset.from_list(records), tokenizer,
                                            args, False, None, "train")
@@ -148,6 +165,7 @@ def trl_dpo(tokenizer, records):
 class Checks:
     def __init__(self):
         self.failed = 0
+        self.skipped = []
 
     def equal(self, label, ours, theirs):
         ok = ours == theirs
@@ -160,6 +178,9 @@ class Checks:
 
 def check_family(zili, work, name, family, checks):
     folder, tokenizer = make_folder(work, name, family)
+    if folder is None:
+        checks.skipped.append(name)
+        return
 
     texts = ["Hello world", "I'LL count 12345 things\r\n\tnow", "日本語 👍🏽 café"]
     for text in texts:
@@ -201,11 +222,11 @@ def check_family(zili, work, name, family, checks):
                      (out["ids"], out["trained"]), (ours[i]["ids"], ours[i]["trained"]))
     multi = [{"messages": conversations[2]}]
     out = zili_template(zili, work, folder, multi, f"{name}-sft-multi")[0]
-    replies = [tokenizer.decode([t for t, m in zip(out["ids"], out["trained"]) if m])]
-    expected = "Hello! How can I help?" + ("<|eot_id|>" if name == "llama3" else "<|im_end|>\n")
-    expected += " 3." + ("<|eot_id|>" if name == "llama3" else "<|im_end|>\n")
-    checks.equal(f"{name}: sft multi-turn: both replies trained, end markers included",
-                 replies[0], expected)
+    trained = tokenizer.decode([t for t, m in zip(out["ids"], out["trained"]) if m])
+    end = {"llama3": "<|eot_id|>", "qwen2": "<|im_end|>", "tekken": "</s>"}[name]
+    checks.equal(f"{name}: sft multi-turn: both replies and their end markers trained, no more",
+                 ("Hello! How can I help?" in trained, "3." in trained, trained.count(end),
+                  "Count" in trained or "Hi" in trained), (True, True, 2, False))
     try:
         trl_multi = trl_sft(tokenizer, multi, assistant_only=True)[0]
         print(f"{name}: TRL assistant_only_loss mask (training template) trains "
@@ -243,7 +264,7 @@ def main():
     checks = Checks()
     for name, family in FAMILIES.items():
         check_family(zili, work, name, family, checks)
-    print(f"{checks.failed} mismatches")
+    print(f"{checks.failed} mismatches; skipped: {checks.skipped or 'none'}")
     sys.exit(1 if checks.failed else 0)
 
 

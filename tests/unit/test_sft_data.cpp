@@ -370,7 +370,7 @@ TEST_CASE("a reply's end-of-turn ids: the marker when it is one piece, else none
 }
 
 TEST_CASE("a rendered chat is encoded with its special pieces as ids, no BOS added") {
-  const Tokenizer& t = chatml_tokenizer();
+  const Tokenizer& t = zili::test::chatml_tokenizer();
   const std::string im_start = "<|im_start|>", im_end = "<|im_end|>";
   const std::string text = "<s>" + im_start + "user\nHi there" + im_end + "\n";
   const std::vector<int64_t> ids = t.encode_rendered(text);
