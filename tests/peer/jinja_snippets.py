@@ -55,7 +55,7 @@ SNIPPETS = [
     "{{ t|tojson }}|{{ {'a': [1, {'x': []}], 'b': {}}|tojson(indent=2) }}|{{ 'x\n\t<>'|tojson }}|{{ [1]|tojson(indent=4) }}|{{ {'b':1,'a':2}|tojson(sort_keys=true) }}|{{ messages|tojson }}",
     "{{ s.strip() }}|{{ 'xxaxx'.strip('x') }}|{{ s.lstrip() }}|{{ s.rstrip() }}|{{ 'a,b,,c'.split(',') }}|{{ s.split() }}|{{ 'a,b,c'.split(',', 1) }}|{{ 'abc'.startswith('a') }}{{ 'abc'.endswith(('x', 'c')) }}|{{ 'aBc'.upper() }}{{ 'aBc'.lower() }}|{{ 'a b'.replace(' ', '_') }}|{{ \"they're bill's\".title() }}|{{ 'hello'.capitalize() }}|{{ 'hello'.find('l') }}{{ 'hello'.count('l') }}|{{ '-'.join(['a','b']) }}|{{ '{}+{y}'.format(1, y=2) }}",
     "{{ range(5)|list }} {{ range(1, 10, 3)|list }} {{ range(5, 0, -2)|list }} {{ dict(a=1, b='x') }} {{ dict([('k', 1)]) }}",
-    "{{ [1,2] + [3] }} {{ 'ab' * 3 }} {{ [0] * 3 }} {{ 'a' + 'b' }} {{ -undef|default(2) }} {{ 2 * 3 + 4 }} {{ (2 + 3) * 4 }} {{ '%s-%03d' % ('a', 7) }} {{ 'v=%s'|format(2) }}",
+    "{{ [1,2] + [3] }} {{ 'ab' * 3 }} {{ [0] * 3 }} {{ 'a' + 'b' }} {{ 2 * 3 + 4 }} {{ (2 + 3) * 4 }} {{ '%s-%03d' % ('a', 7) }} {{ 'v=%s'|format(2) }}",
     "{{ messages[0].role }} {{ messages[-1]['content'] }} {{ messages.0.role }} {{ messages[5] }}|{{ messages[0]['tool_calls'] is defined }}",
     "{#- comment -#}\n  {%- if true -%}\n  A  \n  {%- endif -%}  \nB",
     "  {% if true %}\n    X\n  {% endif %}\nY\n",
@@ -89,4 +89,5 @@ FAILING = [
     "{{ l is notest }}",
     "{{ [1].append(2) }}",
     "{{ undef|tojson }}",
+    "{{ -undef|default(2) }}",
 ]

@@ -122,6 +122,18 @@ Evaluator::Flow Evaluator::exec(const Stmt& s, Scope& scope) {
   return Flow::Normal;
 }
 
+static bool holds_namespace(const Value& v, int depth) {
+  if (v.kind == Value::Kind::Namespace) return true;
+  if (depth > kMaxDepth) return false;
+  if (v.is_list())
+    for (const Value& item : *v.list)
+      if (holds_namespace(item, depth + 1)) return true;
+  if (v.is_dict())
+    for (const auto& [key, item] : v.dict->items)
+      if (holds_namespace(item, depth + 1)) return true;
+  return false;
+}
+
 void Evaluator::exec_set(const Stmt& s, Scope& scope) {
   const Value value = eval(*s.expr, scope);
   if (s.attribute.empty()) {
@@ -134,6 +146,10 @@ void Evaluator::exec_set(const Stmt& s, Scope& scope) {
                              s.attribute, s.targets[0]));
   if (!s.attribute.empty() && s.attribute[0] == '_')
     runtime_fail(fmt::format("namespace attributes cannot start with '_' ('{}')", s.attribute));
+  // A namespace inside a namespace could make a cycle that is never freed; templates do not
+  // need one.
+  if (holds_namespace(value, 0))
+    runtime_fail(fmt::format("cannot store a namespace in namespace attribute '{}'", s.attribute));
   target->dict->set(Value::from(s.attribute), value);
 }
 

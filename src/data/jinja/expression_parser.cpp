@@ -1,7 +1,7 @@
 // jinja2's expression grammar, lowest precedence first: "a if c else b", or, and, not,
 // comparisons and in (chained as Python chains them), + -, ~, * / // %, **, unary - +, then
 // primaries with their postfixes (.attr [item] [a:b:c] (call)) and filters/tests.
-#include <cmath>
+#include <cstdlib>
 
 #include "data/jinja/filters.h"
 #include "data/jinja/parser_impl.h"
@@ -200,12 +200,8 @@ ExprPtr Parser::primary() {
       }
     }
     case Token::Kind::Float: {
-      const std::string digits = next().value;
-      try {
-        return literal(Value::from(std::stod(digits)));
-      } catch (const std::exception&) {
-        return literal(Value::from(digits[0] == '0' ? 0.0 : HUGE_VAL));
-      }
+      // strtod: Python's float() too gives inf past the range and 0 below it.
+      return literal(Value::from(std::strtod(next().value.c_str(), nullptr)));
     }
     default:
       break;
@@ -247,7 +243,9 @@ ExprPtr Parser::postfix(ExprPtr e) {
       } else if (cur().kind == Token::Kind::Int) {  // x.0 is x[0]
         auto item = node(Expr::Kind::Item, e->line);
         auto index = node(Expr::Kind::Literal, e->line);
-        index->value = Value::from(static_cast<int64_t>(std::stoll(next().value)));
+        const std::string digits = next().value;
+        if (digits.size() > 18) error(fmt::format("index {} is too large", digits));
+        index->value = Value::from(static_cast<int64_t>(std::stoll(digits)));
         item->args.push_back(std::move(e));
         item->args.push_back(std::move(index));
         e = std::move(item);

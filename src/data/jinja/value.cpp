@@ -86,8 +86,15 @@ Value Value::from(std::string s) {
   v.text = std::move(s);
   return v;
 }
+static int depth_of(const Value& v) {
+  return v.depth;
+}
+
 Value Value::from(List items, bool tuple) {
   Value v;
+  for (const Value& item : items) v.depth = std::max(v.depth, depth_of(item) + 1);
+  if (v.depth > kMaxDepth)
+    runtime_fail(fmt::format("lists and dicts nest more than {} deep", kMaxDepth));
   v.kind = Kind::List;
   v.is_tuple = tuple;
   v.list = std::make_shared<List>(std::move(items));
@@ -95,6 +102,10 @@ Value Value::from(List items, bool tuple) {
 }
 Value Value::from(Dict d) {
   Value v;
+  for (const auto& [key, item] : d.items)
+    v.depth = std::max(v.depth, std::max(key.depth, item.depth) + 1);
+  if (v.depth > kMaxDepth)
+    runtime_fail(fmt::format("lists and dicts nest more than {} deep", kMaxDepth));
   v.kind = Kind::Dict;
   v.dict = std::make_shared<Dict>(std::move(d));
   return v;
@@ -224,22 +235,32 @@ static std::string repr_string(const std::string& s) {
   return out + quote;
 }
 
+static std::string repr_at(const Value& v, int depth);
+
 std::string repr(const Value& v) {
+  return repr_at(v, 0);
+}
+
+static std::string repr_at(const Value& v, int depth) {
+  if (depth > kMaxDepth) runtime_fail("a value nested too deeply to print");
   switch (v.kind) {
     case Value::Kind::String:
       return repr_string(v.text);
     case Value::Kind::List: {
       std::string out = v.is_tuple ? "(" : "[";
-      for (size_t i = 0; i < v.list->size(); ++i) out += (i ? ", " : "") + repr((*v.list)[i]);
+      for (size_t i = 0; i < v.list->size(); ++i)
+        out += (i ? ", " : "") + repr_at((*v.list)[i], depth + 1);
       if (v.is_tuple && v.list->size() == 1) out += ",";
       return out + (v.is_tuple ? ")" : "]");
     }
-    case Value::Kind::Dict: {
-      std::string out = "{";
+    case Value::Kind::Dict:
+    case Value::Kind::Namespace: {
+      const bool ns = v.kind == Value::Kind::Namespace;
+      std::string out = ns ? "<Namespace {" : "{";
       for (size_t i = 0; i < v.dict->items.size(); ++i)
-        out +=
-            (i ? ", " : "") + repr(v.dict->items[i].first) + ": " + repr(v.dict->items[i].second);
-      return out + "}";
+        out += (i ? ", " : "") + repr_at(v.dict->items[i].first, depth + 1) + ": " +
+               repr_at(v.dict->items[i].second, depth + 1);
+      return out + (ns ? "}>" : "}");
     }
     default:
       return to_str(v);
@@ -260,8 +281,6 @@ std::string to_str(const Value& v) {
       return float_repr(v.number);
     case Value::Kind::String:
       return v.text;
-    case Value::Kind::Namespace:
-      return "<Namespace " + repr(Value::from(*v.dict)).substr(1);
     case Value::Kind::Function:
       return "<function " + v.text + ">";
     default:
@@ -269,7 +288,14 @@ std::string to_str(const Value& v) {
   }
 }
 
+static bool equal_at(const Value& a, const Value& b, int depth);
+
 bool equal(const Value& a, const Value& b) {
+  return equal_at(a, b, 0);
+}
+
+static bool equal_at(const Value& a, const Value& b, int depth) {
+  if (depth > kMaxDepth) runtime_fail("values nested too deeply to compare");
   if (a.is_number() && b.is_number()) {
     if (a.kind != Value::Kind::Float && b.kind != Value::Kind::Float)
       return (a.kind == Value::Kind::Int ? a.integer : a.boolean) ==
@@ -286,13 +312,13 @@ bool equal(const Value& a, const Value& b) {
     case Value::Kind::List:
       if (a.is_tuple != b.is_tuple || a.list->size() != b.list->size()) return false;
       for (size_t i = 0; i < a.list->size(); ++i)
-        if (!equal((*a.list)[i], (*b.list)[i])) return false;
+        if (!equal_at((*a.list)[i], (*b.list)[i], depth + 1)) return false;
       return true;
     case Value::Kind::Dict:
       if (a.dict->items.size() != b.dict->items.size()) return false;
       for (const auto& [k, value] : a.dict->items) {
         const Value* other = b.dict->find(k);
-        if (!other || !equal(value, *other)) return false;
+        if (!other || !equal_at(value, *other, depth + 1)) return false;
       }
       return true;
     default:
@@ -300,7 +326,14 @@ bool equal(const Value& a, const Value& b) {
   }
 }
 
+static bool less_at(const Value& a, const Value& b, int depth);
+
 bool less(const Value& a, const Value& b) {
+  return less_at(a, b, 0);
+}
+
+static bool less_at(const Value& a, const Value& b, int depth) {
+  if (depth > kMaxDepth) runtime_fail("values nested too deeply to compare");
   if (a.is_number() && b.is_number()) {
     if (a.kind != Value::Kind::Float && b.kind != Value::Kind::Float)
       return (a.kind == Value::Kind::Int ? a.integer : a.boolean) <
@@ -311,8 +344,8 @@ bool less(const Value& a, const Value& b) {
   if (a.is_list() && b.is_list()) {
     const size_t n = std::min(a.list->size(), b.list->size());
     for (size_t i = 0; i < n; ++i) {
-      if (less((*a.list)[i], (*b.list)[i])) return true;
-      if (less((*b.list)[i], (*a.list)[i])) return false;
+      if (less_at((*a.list)[i], (*b.list)[i], depth + 1)) return true;
+      if (less_at((*b.list)[i], (*a.list)[i], depth + 1)) return false;
     }
     return a.list->size() < b.list->size();
   }

@@ -50,6 +50,7 @@ struct Value {
   bool boolean = false;
   bool is_tuple = false;   // a List written (a, b): str() gives (1, 2)
   bool is_markup = false;  // a String from |safe: jinja2's Markup, whose + escapes a plain str
+  int depth = 0;  // List/Dict: 1 + the deepest item's depth (values nest at most kMaxDepth)
   int64_t integer = 0;
   double number = 0;
   // The string; for Undefined, why it is undefined ("'x' is undefined"); for a Function,
@@ -82,6 +83,10 @@ struct Value {
   // The type name Python prints ("str", "dict object" is what jinja2 says in errors).
   std::string type_name() const;
 };
+
+// How deep lists and dicts may nest: deeper is a RuntimeError where one is built, so that
+// printing, comparing and freeing a value never recurse past it.
+constexpr int kMaxDepth = 500;
 
 // Python's bool(v).
 bool truthy(const Value& v);
