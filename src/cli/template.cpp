@@ -101,7 +101,8 @@ void run_template(const TemplateOptions& options) {
   const train::ChatTemplateChoice choice =
       train::resolve_chat_template(options.chat_template, options.model);
   if (!options.out.empty()) check_writable_file(options.out);
-  train::log_chat_template(choice);
+  // Which template auto picked; one given by name or file needs no word.
+  if (options.chat_template == "auto") train::log_chat_template(choice);
 
   std::string output;
   int64_t lines = 0;

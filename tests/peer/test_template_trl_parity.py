@@ -17,8 +17,8 @@
 #   template for the family, which it then uses).
 # - DPO, conversational pairs (explicit and implicit prompt): zili's prompt, chosen and rejected
 #   ids equal TRL's DPOTrainer prompt_ids / chosen_ids / rejected_ids.
-# - `zili sft` and `zili dpo` run a step on the folder; `zili generate --chat` stops at the
-#   template's end-of-turn token.
+# - `zili eval` scores the conversations, `zili sft` and `zili dpo` run a step on the folder,
+#   `zili generate --chat` renders its prompt with the model's template.
 # Exit 0: all equal; 1: a mismatch; 77: a reference package is missing (skip).
 import json
 import sys
@@ -250,6 +250,7 @@ def check_family(zili, work, name, family, checks):
     sft_data = write_jsonl(work / f"{name}-sft.jsonl", [{"messages": c} for c in conversations])
     run([zili, "sft", "--model", folder, "--data", sft_data, "--out", work / f"{name}-sft-run",
          "--max-steps", 1, "--batch-size", 2, "--threads", 1])
+    run([zili, "eval", "--model", folder, "--data", sft_data, "--threads", 1])
     dpo_data = write_jsonl(work / f"{name}-dpo.jsonl", pairs)
     run([zili, "dpo", "--model", folder, "--data", dpo_data, "--out", work / f"{name}-dpo-run",
          "--max-steps", 1, "--batch-size", 2, "--threads", 1])
