@@ -293,7 +293,9 @@ ExprPtr Parser::filters(ExprPtr e) {
       auto f = node(Expr::Kind::Filter, cur().line, expect_name());
       while (is_op(".")) {
         next();
-        f->name += "." + expect_name();
+        // Appended, not "." + string: GCC 12 warns (-Wstringop-overflow, falsely) on that.
+        f->name += '.';
+        f->name += expect_name();
       }
       if (!is_known_filter(f->name)) {
         --i_;  // the error names the filter's line
