@@ -293,7 +293,8 @@ ExprPtr Parser::filters(ExprPtr e) {
       auto f = node(Expr::Kind::Filter, cur().line, expect_name());
       while (is_op(".")) {
         next();
-        f->name += '.';  // appended apart: GCC 12 warns falsely on "." + std::string
+        // Appended, not "." + string: GCC 12 warns (-Wstringop-overflow, falsely) on that.
+        f->name += '.';
         f->name += expect_name();
       }
       if (!is_known_filter(f->name)) {
