@@ -55,7 +55,7 @@ class ByteLevel : public PreTokenizer {
     if (add_prefix_space_)
       for (Piece& piece : pieces)
         if (piece.token_id < 0 && !piece.text.empty() && piece.text[0] != ' ')
-          piece.text.insert(0, " ");
+          piece.text.insert(piece.text.begin(), ' ');
     if (use_regex_)
       split_by(pieces, SplitBehavior::isolated,
                [](const std::string& text, std::vector<Span>& spans) {
