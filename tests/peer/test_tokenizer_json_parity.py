@@ -273,8 +273,8 @@ def main():
     # WordPiece: refused with one line naming the model type.
     wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     wp.pre_tokenizer = pre_tokenizers.Whitespace()
-    wp.train_from_iterator(corpus_lines(), trainers.WordPieceTrainer(vocab_size=300,
-                                                                     special_tokens=["[UNK]"]))
+    wp.train_from_iterator(corpus_lines(), trainers.WordPieceTrainer(
+        vocab_size=300, special_tokens=["[UNK]"], show_progress=False))
     wp.save(str(work / "wordpiece.json"))
     result = subprocess.run([zili, "tokenize", "--tokenizer", work / "wordpiece.json", "--text",
                              "hi"], capture_output=True, text=True)
