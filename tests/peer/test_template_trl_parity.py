@@ -26,6 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from common import CORPUS, SOURCE_DIR, parse_args, read_jsonl, run
+from test_dpo_trainer_parity import trl_ids
 from test_tokenizer_json_parity import tekken
 
 try:
@@ -35,7 +36,7 @@ try:
     from tokenizers import processors, trainers
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
     from transformers import PreTrainedTokenizerFast
-    from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+    from trl import SFTConfig, SFTTrainer
 except ImportError as e:
     print(f"skip: {e}")
     sys.exit(77)
@@ -154,14 +155,6 @@ def trl_sft(tokenizer, records, assistant_only=False):
     return [(e["input_ids"], [int(label != -100) for label in e["labels"]]) for e in prepared]
 
 
-def trl_dpo(tokenizer, records):
-    trainer = SimpleNamespace(_tokenizer=tokenizer)
-    args = SimpleNamespace(dataset_num_proc=None, max_length=None, truncation_mode="keep_start")
-    prepared = DPOTrainer._prepare_dataset(trainer, datasets.Dataset.from_list(records), tokenizer,
-                                           args, "train")
-    return [(e["prompt_ids"], e["chosen_ids"], e["rejected_ids"]) for e in prepared]
-
-
 class Checks:
     def __init__(self):
         self.failed = 0
@@ -242,7 +235,7 @@ def check_family(zili, work, name, family, checks):
                 for x in pairs]
     for label, records in (("explicit", pairs), ("implicit", implicit)):
         ours = zili_template(zili, work, folder, records, f"{name}-dpo-{label}")
-        for i, (out, (p, c, r)) in enumerate(zip(ours, trl_dpo(tokenizer, records))):
+        for i, (out, (p, c, r)) in enumerate(zip(ours, trl_ids(tokenizer, records))):
             checks.equal(f"{name}: dpo {label} pair {i} (prompt, chosen, rejected ids)",
                          (out["prompt_ids"], out["chosen_ids"], out["rejected_ids"]), (p, c, r))
 
